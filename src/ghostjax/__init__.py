@@ -1,0 +1,25 @@
+"""ghostjax: a JAX engine for what a score function's structure does to diffusion sampling."""
+
+from . import observers, processes
+from .integrate import METHODS, SampleResult, prior, sample
+from .mixtures import GaussianMixture, all_corners, random_corners
+from .observers import Histogram, Mean, Moments, Observer, Quantiles, Window
+from .processes import (
+    ddpm_grid,
+    edm_grid,
+    geometric_grid,
+    sigmas_from_betas,
+    ve_sigma,
+    vp_alpha,
+    vp_score,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GaussianMixture", "all_corners", "random_corners",
+    "sample", "prior", "SampleResult", "METHODS",
+    "Observer", "Mean", "Moments", "Quantiles", "Histogram", "Window",
+    "geometric_grid", "edm_grid", "ddpm_grid", "sigmas_from_betas", "vp_alpha", "ve_sigma", "vp_score",
+    "observers", "processes",
+]

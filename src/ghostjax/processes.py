@@ -1,0 +1,126 @@
+"""Noise processes and σ grids.
+
+The engine works in the variance-exploding (VE) parametrisation x_σ = x_0 + σ ε. A
+variance-preserving (VP) process x_t = α_t x_0 + β_t ε (α_t² + β_t² = 1) is the same process seen
+through σ = β_t / α_t and x_VE = x_VP / α_t, so every grid below is returned as VE σ values and the
+VP quantities are recovered with `vp_alpha` / `vp_score`.
+
+Grids are descending arrays [n + 1] from σ_max to the last value (0 when `include_zero`).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+
+def _check_range(sigma_max: float, sigma_min: float, n: int) -> None:
+    if n < 1:
+        raise ValueError(f"n: number of steps must be at least 1, got {n}")
+    if not sigma_max > 0:
+        raise ValueError(f"sigma_max: must be positive, got {sigma_max}")
+    if not 0 < sigma_min < sigma_max:
+        raise ValueError(f"sigma_min: must lie in (0, sigma_max), got {sigma_min}")
+
+
+def _finish(s: np.ndarray, include_zero: bool, dtype) -> Array:
+    if include_zero:
+        s = np.concatenate([s, [0.0]])
+    return jnp.asarray(s, dtype=dtype if dtype is not None else jnp.result_type(float))
+
+
+def geometric_grid(sigma_max: float, sigma_min: float, n: int, include_zero: bool = True,
+                   dtype=None) -> Float[Array, " m"]:
+    """n geometric steps σ_max → σ_min (n + 1 values), then 0 if include_zero."""
+    _check_range(sigma_max, sigma_min, n)
+    s = np.geomspace(sigma_max, sigma_min, n + 1 - int(include_zero))
+    return _finish(s, include_zero, dtype)
+
+
+def edm_grid(sigma_max: float, sigma_min: float, n: int, rho: float = 7.0, include_zero: bool = True,
+             dtype=None) -> Float[Array, " m"]:
+    """Karras et al. (2022) grid σ_i = (σ_max^{1/ρ} + i/(N−1)(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ.
+
+    N = n (+1 without the final zero) values, then 0: n steps in all when include_zero.
+    """
+    _check_range(sigma_max, sigma_min, n)
+    if rho <= 0:
+        raise ValueError(f"rho: must be positive, got {rho}")
+    m = n + 1 - int(include_zero)
+    i = np.arange(m) / max(m - 1, 1)
+    s = (sigma_max ** (1 / rho) + i * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    return _finish(s, include_zero, dtype)
+
+
+def linear_betas(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> np.ndarray:
+    """DDPM linear β_t, t = 1…T (Ho et al. 2020 default 1e-4…0.02)."""
+    if T < 1:
+        raise ValueError(f"T: must be at least 1, got {T}")
+    if not 0 < beta_start <= beta_end < 1:
+        raise ValueError(f"beta_start/beta_end: need 0 < beta_start ≤ beta_end < 1, got {beta_start}, {beta_end}")
+    return np.linspace(beta_start, beta_end, T)
+
+
+def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
+    """Nichol & Dhariwal cosine schedule β_t, t = 1…T, clipped at max_beta."""
+    if T < 1:
+        raise ValueError(f"T: must be at least 1, got {T}")
+    t = np.arange(T + 1) / T
+    f = np.cos((t + s) / (1 + s) * np.pi / 2) ** 2
+    abar = f / f[0]
+    return np.clip(1.0 - abar[1:] / abar[:-1], 0.0, max_beta)
+
+
+def sigmas_from_betas(betas, include_zero: bool = True, dtype=None) -> Float[Array, " m"]:
+    """VE σ_t = sqrt((1 − ᾱ_t)/ᾱ_t) for t = T…1 (descending), then 0 (t = 0).
+
+    ᾱ_t = Π_{s≤t}(1 − β_s); 1/ᾱ_t − 1 = expm1(−Σ log1p(−β)) is computed without cancellation.
+    """
+    betas = np.asarray(betas, dtype=np.float64)
+    if betas.ndim != 1 or betas.size == 0:
+        raise ValueError("betas: expected a non-empty 1-D array")
+    if np.any(betas <= 0) or np.any(betas >= 1):
+        raise ValueError("betas: every β_t must lie in (0, 1)")
+    sig = np.sqrt(np.expm1(-np.cumsum(np.log1p(-betas))))
+    return _finish(sig[::-1], include_zero, dtype)
+
+
+def ddpm_grid(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, schedule: str = "linear",
+              dtype=None) -> Float[Array, " m"]:
+    """The DDPM discrete grid as VE σ values [T + 1] (σ_T … σ_1, 0)."""
+    if schedule == "linear":
+        betas = linear_betas(T, beta_start, beta_end)
+    elif schedule == "cosine":
+        betas = cosine_betas(T)
+    else:
+        raise ValueError(f"schedule: expected 'linear' or 'cosine', got {schedule!r}")
+    return sigmas_from_betas(betas, dtype=dtype)
+
+
+def vp_alpha(sigma):
+    """α = 1/√(1+σ²) of the VP process matching VE noise level σ (so β = σ α)."""
+    return 1.0 / jnp.sqrt(1.0 + sigma * sigma)
+
+
+def ve_sigma(alpha):
+    """VE σ = β/α = √(1 − α²)/α for a VP signal level α ∈ (0, 1]."""
+    return jnp.sqrt(1.0 - alpha * alpha) / alpha
+
+
+def vp_score(score, x_vp, sigma):
+    """Score of the VP marginal at x_vp, from a VE score: s_VP(x) = s_VE(x/α, σ)/α."""
+    a = vp_alpha(sigma)
+    return score(x_vp / a, sigma) / a
+
+
+def grid_from_config(kind: str, n: int, sigma_max: float, sigma_min: float, rho: float = 7.0,
+                     dtype=None) -> Float[Array, " m"]:
+    """Dispatch by name: 'geometric', 'edm' or 'ddpm' (n = T, linear β)."""
+    if kind == "geometric":
+        return geometric_grid(sigma_max, sigma_min, n, dtype=dtype)
+    if kind == "edm":
+        return edm_grid(sigma_max, sigma_min, n, rho=rho, dtype=dtype)
+    if kind == "ddpm":
+        return ddpm_grid(n, dtype=dtype)
+    raise ValueError(f"grid: expected 'geometric', 'edm' or 'ddpm', got {kind!r}")
