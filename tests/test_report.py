@@ -1,0 +1,42 @@
+"""`python -m ghostjax.report`: the committed docs/REPRODUCTION.md is exactly what the recorded
+runs in docs/runs produce; every claim has a row and a verdict; bad input exits 2."""
+
+from pathlib import Path
+
+import pytest
+
+from ghostjax import report
+from ghostjax.report_claims import CLAIMS, DEP, NOT, REP
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "docs" / "runs"
+
+
+@pytest.mark.skipif(not (RUNS / "two_gaps" / "metrics.json").is_file(), reason="no recorded runs")
+def test_committed_report_is_regenerated_from_recorded_runs(tmp_path):
+    out = tmp_path / "docs" / "REPRODUCTION.md"
+    assert report.main(["--runs", str(RUNS), "--out", str(out)]) == 0
+    text = out.read_text()
+    committed = (ROOT / "docs" / "REPRODUCTION.md").read_text()
+    # Links are relative to the report's folder, so compare the claims table only.
+    table = [l for l in text.splitlines() if l.startswith("| ") and l[2:3].isdigit()]
+    assert table == [l for l in committed.splitlines() if l.startswith("| ") and l[2:3].isdigit()]
+    assert len(table) == len(CLAIMS)
+    for row in table:
+        assert any(f"**{v}**" in row for v in (REP, NOT, DEP))
+        assert "python -m ghostjax.analyze --config configs/" in row
+
+
+def test_render_marks_missing_runs():
+    text = report.render({})
+    assert text.count("not measured") == len(CLAIMS)
+
+
+def test_bad_runs_folder_exits_2(tmp_path, capsys):
+    from ghostjax.config import cli_guard
+
+    rc = cli_guard(lambda: report.main(["--runs", str(tmp_path / "none"), "--out", str(tmp_path / "r.md")]))()
+    assert rc == 2
+    assert "no recorded runs" in capsys.readouterr().err
+    rc = cli_guard(lambda: report.main(["--rerun", "--only", "bogus", "--runs", str(tmp_path)]))()
+    assert rc == 2
