@@ -38,14 +38,17 @@ class GaussianMixture(eqx.Module):
     Fields: means [K, D]; weights [K] (non-negative, summing to 1); stds [K, D] (per-component,
     per-coordinate standard deviations; an isotropic [K] or scalar std is broadcast).
     `chunk` (static) is the number of components processed at once by the streamed reductions.
+    Vmapped over N particles the working set is about N · chunk · D floats, so a small chunk
+    keeps it in cache and bounded (N = 1e5, D = 128: ~0.7 GiB at chunk 8, ~50 GiB at 1024);
+    8 used the least CPU time per step in benchmarks/bench_sampler.py (D = 8 to 128).
     """
 
     means: Float[Array, "K D"]
     weights: Float[Array, " K"]
     stds: Float[Array, "K D"]
-    chunk: int = eqx.field(static=True, default=1024)
+    chunk: int = eqx.field(static=True, default=8)
 
-    def __init__(self, means, weights=None, stds=1.0, *, chunk: int = 1024, dtype=None):
+    def __init__(self, means, weights=None, stds=1.0, *, chunk: int = 8, dtype=None):
         dt = _float_dtype(dtype)  # float32, or float64 when jax_enable_x64 is on (or asked for)
         means = jnp.asarray(means, dtype=dt)
         if means.ndim != 2:
@@ -117,15 +120,20 @@ class GaussianMixture(eqx.Module):
         s2 = sigma * sigma
 
         def chunk_fn(log_w, mu, data_var):
+            # σ-only terms ([c, D], shared by all particles under vmap) are formed once; the
+            # per-particle work is then subtract / multiply / add only (no divide or log).
             var = data_var + s2
+            inv_var = 1.0 / var
+            log_norm = -0.5 * (jnp.log(var) + _LOG_2PI)  # [c, D]
             diff = x[None, :] - mu
-            per_dim = -0.5 * (diff * diff / var + jnp.log(var) + _LOG_2PI)  # [c, D]
+            scaled = diff * inv_var  # (x − μ)/v, [c, D]
             if per_coordinate:
-                logits = log_w[:, None] + per_dim
+                logits = log_w[:, None] + (log_norm - 0.5 * (diff * scaled))
             else:
-                logits = (log_w + jnp.sum(per_dim, axis=1))[:, None]
+                log_w_norm = log_w + jnp.sum(log_norm, axis=1)  # [c]
+                logits = (log_w_norm - 0.5 * jnp.sum(diff * scaled, axis=1))[:, None]
             if value == "score":
-                vals = -diff / var
+                vals = -scaled
             elif value == "denoise":
                 vals = mu + (data_var / var) * diff
             else:
