@@ -186,3 +186,19 @@ def test_bad_sampler_input(kwargs, name):
     with pytest.raises(ValueError, match=name):
         gj.sample(gm.score, args["x_init"], args["sigmas"], jax.random.key(0), method=args["method"],
                   observers=args.get("observers"))
+
+
+def test_sample_composes_with_jit_and_vmap():
+    """gj.sample can be called inside a user's jit and vmapped over seeds."""
+    gm = gj.GaussianMixture.opposite_corners(dim=2, std=0.3)
+    x0 = gj.prior(jax.random.key(0), 64, 2, 5.0)
+    sig = gj.geometric_grid(5.0, 0.05, 10)
+
+    @jax.jit
+    def run(keys):
+        return jax.vmap(lambda k: gj.sample(gm.score, x0, sig, k).x)(keys)
+
+    keys = jax.random.split(jax.random.key(1), 3)
+    batched = run(keys)
+    single = gj.sample(gm.score, x0, sig, keys[1]).x
+    np.testing.assert_allclose(batched[1], single, rtol=1e-5, atol=1e-5)

@@ -143,6 +143,10 @@ def _run_for_backend(backend: str):
 
 
 def _run(*args):
+    # Inside a caller's own jit/vmap the inputs are tracers; XLA options can only be attached to
+    # a top-level jit, so the nested call uses the plain compilation (the caller's jit decides).
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(args)):
+        return _run_default(*args)
     return _run_for_backend(jax.default_backend())(*args)
 
 
