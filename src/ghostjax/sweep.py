@@ -1,0 +1,136 @@
+"""`python -m ghostjax.sweep --config configs/sweep_<name>.toml [--out DIR] [key.sub=value ...]`
+
+Runs every cell of a grid (or list) of settings, e.g. dim × seed × weight, and writes one table with
+a row per cell (all its settings and metrics) to DIR (default runs/<name>): results.csv,
+results.json, curves.csv, timings.json, config.toml, figures/summary.png. The table is rewritten
+atomically after every batch; a rerun skips finished cells (resume), whatever the device count.
+
+Cells that share array shapes run as one compiled program, vmapped over their numeric settings
+and sharded over a ("cells", "particles") device mesh; the persistent compilation cache
+(run.cache_dir, default DIR/xla_cache) spares a rerun the compilation. Across hosts, every process
+runs this same command with --coordinator/--num-processes/--process-id (or the environment JAX
+reads: JAX_COORDINATOR_ADDRESS..., SLURM, Open MPI); only process 0 writes.
+Bad input prints one line and exits 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+from .config import ConfigError, cli_guard, load_config, to_dict, to_toml
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (through cli_guard), instead of usage + message
+        raise ConfigError(f"arguments: {message}")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = _Parser(prog="python -m ghostjax.sweep", description=__doc__.split("\n\n")[1],
+                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
+    p.add_argument("--config", required=True, help="sweep TOML (configs/sweep_dims.toml, sweep_learned.toml, ...)")
+    p.add_argument("--out", help="run directory (default runs/<name>)")
+    p.add_argument("--coordinator", metavar="HOST:PORT", help="jax.distributed coordinator (process 0's address)")
+    p.add_argument("--num-processes", type=int, metavar="N", help="number of processes (hosts) in the run")
+    p.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0 … N−1")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--stop-after-batches", type=int, help=argparse.SUPPRESS)  # tests: SIGKILL after K batches
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. grid.dim=[2,4] base.n=1024 run.batch_cells=4")
+    return p.parse_args(argv)
+
+
+def _check_flags(args) -> None:
+    if args.coordinator is not None:
+        host, _, port = args.coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"--coordinator: expected HOST:PORT, got {args.coordinator!r}")
+    if args.num_processes is not None and args.num_processes < 1:
+        raise ConfigError(f"--num-processes: must be >= 1, got {args.num_processes}")
+    if args.process_id is not None:
+        n = args.num_processes
+        if args.process_id < 0 or (n is not None and args.process_id >= n):
+            raise ConfigError(f"--process-id: must lie in [0, {n}), got {args.process_id}")
+    if (args.num_processes or 1) > 1 and args.coordinator is None:
+        raise ConfigError("--num-processes: needs --coordinator HOST:PORT")
+
+
+def prepare(args):
+    """(config, cells, run dir), all validated; creates nothing (ConfigError on bad input)."""
+    from .sweeps.spec import SweepConfig, expand
+
+    _check_flags(args)
+    cfg = load_config(SweepConfig, args.config, args.overrides)
+    cells = expand(cfg)
+    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    saved = out / "config.toml"
+    if saved.is_file():
+        old = tomllib.loads(saved.read_text())
+        if (old.get("name"), old.get("kind")) != (cfg.name, cfg.kind):
+            raise ConfigError(f"--out {out}: holds another sweep ({old.get('name')!r}, kind {old.get('kind')!r}); "
+                              "choose another --out")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out {out}: exists, is not empty and holds no sweep (no config.toml)")
+    return cfg, cells, out
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg, cells, out = prepare(args)
+    from .sweeps import mesh as meshes
+
+    if meshes.wants_distributed(args.coordinator, args.num_processes):
+        meshes.init_distributed(args.coordinator, args.num_processes, args.process_id)
+    import jax
+
+    writer = jax.process_index() == 0
+    cache = cfg.run.cache_dir or (str(out / "xla_cache") if writer else "none")
+    if cache != "none":
+        meshes.enable_cache(cache)
+    counts = {"hits": 0, "misses": 0}
+
+    def listen(event, **kw):
+        for k in counts:
+            if event == f"/jax/compilation_cache/cache_{k}":
+                counts[k] += 1
+
+    jax.monitoring.register_event_listener(listen)
+    from .sweeps import figures
+    from .sweeps.kinds import get_kind
+    from .sweeps.runner import make_context, run_sweep
+    from .runio import atomic_write_json, atomic_write_text
+
+    ctx, groups = make_context(cfg, cells, out, progress=not args.no_progress)  # ConfigError before writing
+    if writer:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.toml", to_toml(to_dict(cfg)))
+    t0 = time.perf_counter()
+    table = run_sweep(cfg, cells, ctx, groups, stop_after_batches=args.stop_after_batches)
+    wall = time.perf_counter() - t0
+    if not writer:
+        return 0
+    rows = table.ordered()
+    compile_s = sum(ctx.timings["compile"].values())
+    batch_s = sum(b["seconds"] for b in ctx.timings["batches"])
+    atomic_write_json(out / "timings.json", {
+        "command": " ".join(["python -m ghostjax.sweep", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
+        "devices": jax.device_count(), "processes": jax.process_count(), "platform": jax.devices()[0].platform,
+        "mesh": dict(ctx.mesh.shape), "cells": len(cells), "cells_run": sum(b["cells"] for b in ctx.timings["batches"]),
+        "wall_s": round(wall, 3), "compile_s": round(compile_s, 3), "run_s": round(batch_s - compile_s, 3),
+        "persistent_cache": {"dir": None if cache == "none" else str(Path(cache).resolve()), **counts},
+        **ctx.timings})
+    varied = list(dict.fromkeys(k for c in cells for k in c.varied))
+    if cfg.run.figures and rows:
+        figures.summary(rows, varied, get_kind(cfg.kind).figure_metrics, out / "figures" / "summary.png", cfg.name)
+    n_run = sum(b["cells"] for b in ctx.timings["batches"])
+    print(f"{len(rows)}/{len(cells)} cells done ({n_run} run now) on {jax.device_count()} device(s): "
+          f"compile {compile_s:.1f} s, run {batch_s - compile_s:.1f} s; wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli_guard(main)())
