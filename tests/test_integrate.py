@@ -202,3 +202,18 @@ def test_sample_composes_with_jit_and_vmap():
     batched = run(keys)
     single = gj.sample(gm.score, x0, sig, keys[1]).x
     np.testing.assert_allclose(batched[1], single, rtol=1e-5, atol=1e-5)
+
+
+def test_observer_holding_a_module_does_not_retrace_for_new_mixture_values():
+    from ghostjax.metrics_gaps import gap_terms
+
+    gm = gj.GaussianMixture.opposite_corners(dim=3, std=0.3)
+    x0 = gj.prior(jax.random.key(0), 64, 3, 5.0)
+    sig = gj.geometric_grid(5.0, 0.05, 8)
+    CountingScore.traces = 0
+    a = gj.sample(CountingScore(gm), x0, sig, jax.random.key(1), observers={"g": gj.Mean(gap_terms(gm))})
+    first = CountingScore.traces
+    gm2 = gj.GaussianMixture.opposite_corners(dim=3, std=0.5, weight=0.3)
+    b = gj.sample(CountingScore(gm2), x0, sig, jax.random.key(1), observers={"g": gj.Mean(gap_terms(gm2))})
+    assert CountingScore.traces == first
+    assert not np.allclose(a.observations["g"], b.observations["g"])  # the new values were used

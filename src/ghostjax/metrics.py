@@ -102,7 +102,7 @@ class GroupMean(Observer):
     `groups`.
     """
 
-    fn: Callable = eqx.field(static=True)
+    fn: Callable  # a function (held static by filter_jit) or an eqx.Module (its arrays traced)
     groups: int = eqx.field(static=True, default=32)
 
     def update(self, state, x, sigma, score, step):

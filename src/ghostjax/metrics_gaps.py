@@ -28,23 +28,33 @@ from .mixtures import GaussianMixture
 TERMS = ("gap", "joint_sq", "fact_sq")
 
 
-def gap_terms(gm: GaussianMixture):
-    """Per-particle observer fn(x [D], σ, s_joint [D]) -> [3] = (Δ², ‖s_joint‖², ‖s_fact‖²).
+class GapTerms(eqx.Module):
+    """Per-particle fn(x [D], σ, s [D]) -> [3] = (Δ², ‖s_joint‖², ‖s_fact‖²).
 
-    `s_joint` is the score the sampler already evaluated (the exact joint score here)."""
-    def fn(x, sigma, s):
-        sf = gm.factorized_score(x, sigma)
-        return jnp.stack([jnp.sum((s - sf) ** 2), jnp.sum(s * s), jnp.sum(sf * sf)])
-    return fn
+    `s` is the score the sampler already evaluated: the exact joint score (driver 'joint') or the
+    factorized one (driver 'fact'); the other score is computed here. The mixture is a traced
+    field, so a new mixture of the same shape does not recompile the sampler."""
+
+    gm: GaussianMixture
+    driver: str = eqx.field(static=True, default="joint")
+
+    def __call__(self, x, sigma, s):
+        if self.driver == "joint":
+            sj, sf = s, self.gm.factorized_score(x, sigma)
+        else:
+            sj, sf = self.gm.score(x, sigma), s
+        return jnp.stack([jnp.sum((sj - sf) ** 2), jnp.sum(sj * sj), jnp.sum(sf * sf)])
 
 
-def cross_terms(gm: GaussianMixture):
-    """Like `gap_terms` for a sampler driven by the factorized score: fn(x, σ, s_fact) ->
-    (Δ², ‖s_joint‖², ‖s_fact‖²) with s_joint evaluated at the factorized sampler's particles."""
-    def fn(x, sigma, s):
-        sj = gm.score(x, sigma)
-        return jnp.stack([jnp.sum((sj - s) ** 2), jnp.sum(sj * sj), jnp.sum(s * s)])
-    return fn
+def gap_terms(gm: GaussianMixture) -> GapTerms:
+    """Observer fn for a sampler driven by the exact joint score (see GapTerms)."""
+    return GapTerms(gm, "joint")
+
+
+def cross_terms(gm: GaussianMixture) -> GapTerms:
+    """Observer fn for a sampler driven by the factorized score: s_joint is evaluated at the
+    factorized sampler's particles."""
+    return GapTerms(gm, "fact")
 
 
 def distribution_gap(gm: GaussianMixture, sigmas, n: int, key, groups: int = 32):

@@ -37,7 +37,7 @@ class Observer(eqx.Module):
 class Mean(Observer):
     """Mean over particles of fn(x, σ, s): output [n_steps, *fn_shape]."""
 
-    fn: Callable = eqx.field(static=True)
+    fn: Callable  # a function (held static by filter_jit) or an eqx.Module (its arrays traced)
 
     def update(self, state, x, sigma, score, step):
         return state, jnp.mean(_per_particle(self.fn, x, sigma, score), axis=0)
@@ -46,7 +46,7 @@ class Mean(Observer):
 class Moments(Observer):
     """Mean and variance over particles: {'mean': [n_steps, ...], 'var': [n_steps, ...]}."""
 
-    fn: Callable = eqx.field(static=True)
+    fn: Callable  # a function (held static by filter_jit) or an eqx.Module (its arrays traced)
 
     def update(self, state, x, sigma, score, step):
         v = _per_particle(self.fn, x, sigma, score)
@@ -57,7 +57,7 @@ class Moments(Observer):
 class Quantiles(Observer):
     """Quantiles over particles of a scalar fn: [n_steps, len(qs)]."""
 
-    fn: Callable = eqx.field(static=True)
+    fn: Callable  # a function (held static by filter_jit) or an eqx.Module (its arrays traced)
     qs: tuple[float, ...] = eqx.field(static=True, default=(0.05, 0.5, 0.95))
 
     def update(self, state, x, sigma, score, step):
@@ -71,7 +71,7 @@ class Histogram(Observer):
     Output [n_steps, bins] (int32).
     """
 
-    fn: Callable = eqx.field(static=True)
+    fn: Callable  # a function (held static by filter_jit) or an eqx.Module (its arrays traced)
     lo: float = eqx.field(static=True, default=-3.0)
     hi: float = eqx.field(static=True, default=3.0)
     bins: int = eqx.field(static=True, default=60)
