@@ -2,8 +2,11 @@
 
 from . import observers, processes
 from .integrate import METHODS, SampleResult, prior, sample
+from .losses import LossSpec
 from .mixtures import GaussianMixture, all_corners, random_corners
+from .nets import AithalMLP, FactorizedNet, JointMLP, PooledNet, make_net
 from .observers import Histogram, Mean, Moments, Observer, Quantiles, Window
+from .training import OptimSpec, fit
 from .processes import (
     ddpm_grid,
     edm_grid,
@@ -21,5 +24,6 @@ __all__ = [
     "sample", "prior", "SampleResult", "METHODS",
     "Observer", "Mean", "Moments", "Quantiles", "Histogram", "Window",
     "geometric_grid", "edm_grid", "ddpm_grid", "sigmas_from_betas", "vp_alpha", "ve_sigma", "vp_score",
+    "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "make_net", "LossSpec", "OptimSpec", "fit",
     "observers", "processes",
 ]

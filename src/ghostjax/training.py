@@ -1,0 +1,204 @@
+"""Training loop: optax optimiser, EMA, several steps per jitted call (lax.scan), checkpoints.
+
+Batches are drawn from fold_in(key, step), so the data seen at a step does not depend on how the
+steps are grouped into calls. Chunks end at absolute multiples of `steps_per_call` (and at the
+last step), so an interrupted run resumed from its checkpoint goes through the same compiled
+chunks as an uninterrupted one and ends with bitwise-identical parameters on CPU.
+Settings that only change values (seed, data means) never recompile: the optimiser is cached per
+OptimSpec and the loss settings are a hashable static argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from pathlib import Path
+from typing import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from . import checkpoints
+from .losses import LossSpec, loss_and_grad
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimSpec:
+    """Optimiser: adam/adamw with linear warmup then cosine decay, global-norm clipping."""
+
+    name: str = "adam"
+    lr: float = 1e-3
+    warmup: int = 100
+    total_steps: int = 1000
+    final_lr_frac: float = 0.05
+    clip: float = 1.0               # global-norm clip; 0 disables
+    weight_decay: float = 1e-4      # adamw only
+    b1: float = 0.9
+    b2: float = 0.999
+
+
+@functools.lru_cache(maxsize=64)
+def make_optimizer(spec: OptimSpec) -> optax.GradientTransformation:
+    """The optax chain for `spec` (cached: equal specs give the same object, so no recompilation)."""
+    if spec.name not in ("adam", "adamw"):
+        raise ValueError(f"optim.name: expected 'adam' or 'adamw', got {spec.name!r}")
+    warm = max(min(spec.warmup, spec.total_steps - 1), 0)
+    sched = optax.warmup_cosine_decay_schedule(
+        0.0 if warm > 0 else spec.lr, spec.lr, warm, max(spec.total_steps, warm + 1),
+        end_value=spec.lr * spec.final_lr_frac)
+    if spec.name == "adam":
+        opt = optax.adam(sched, b1=spec.b1, b2=spec.b2)
+    else:
+        opt = optax.adamw(sched, b1=spec.b1, b2=spec.b2, weight_decay=spec.weight_decay)
+    return optax.chain(optax.clip_by_global_norm(spec.clip), opt) if spec.clip > 0 else opt
+
+
+class TrainState(eqx.Module):
+    """Everything a run needs to continue: model, optimiser state, EMA of the parameters, the step,
+    and the base RNG key data (uint32 [2])."""
+
+    model: eqx.Module
+    opt_state: optax.OptState
+    ema: eqx.Module
+    step: jax.Array
+    key: jax.Array
+
+
+def init_state(model, opt: optax.GradientTransformation, seed: int) -> TrainState:
+    return _init_state(model, opt, jnp.asarray(seed, jnp.uint32))
+
+
+@eqx.filter_jit
+def _init_state(model, opt, seed):
+    params = eqx.filter(model, eqx.is_inexact_array)
+    with jax.numpy_dtype_promotion("standard"):
+        opt_state = opt.init(params)
+    return TrainState(model, opt_state, params, jnp.zeros((), jnp.int32), jax.random.PRNGKey(seed))
+
+
+TRACES = {"train_chunk": 0}  # incremented only while tracing: tests check that seeds do not retrace
+
+
+@eqx.filter_jit
+def train_chunk(state: TrainState, gm, spec: LossSpec, opt, batch: int, n_steps: int, ema_decay: float,
+                band_factor):
+    """Run n_steps optimisation steps in one lax.scan. Returns (state, per-step logs).
+    `band_factor` (a traced scalar) replaces spec.band_factor, so sweeps over A do not recompile."""
+    TRACES["train_chunk"] += 1
+    dyn, static = eqx.partition(state, eqx.is_array)
+
+    def body(dyn, _):
+        st = eqx.combine(dyn, static)
+        key = jax.random.fold_in(st.key, st.step)
+        (loss, aux), grads = loss_and_grad(st.model, gm, key, spec, batch, band_factor)
+        params = eqx.filter(st.model, eqx.is_inexact_array)
+        with jax.numpy_dtype_promotion("standard"):  # optax computes decay ** int count
+            updates, opt_state = opt.update(grads, st.opt_state, params)
+        model = eqx.apply_updates(st.model, updates)
+        new_params = eqx.filter(model, eqx.is_inexact_array)
+        t = (st.step + 1).astype(jnp.float32)
+        d = jnp.minimum(ema_decay, (1.0 + t) / (10.0 + t))  # EMA warmup: early weights fade fast
+        ema = jax.tree.map(lambda e, p: (d * e + (1.0 - d) * p).astype(p.dtype), st.ema, new_params)
+        st = TrainState(model, opt_state, ema, st.step + 1, st.key)
+        return eqx.partition(st, eqx.is_array)[0], {"loss": loss, **aux}
+
+    dyn, logs = jax.lax.scan(body, dyn, None, length=n_steps)
+    return eqx.combine(dyn, static), logs
+
+
+def ema_model(state: TrainState):
+    """The model with its parameters replaced by their EMA."""
+    return eqx.combine(state.ema, eqx.filter(state.model, eqx.is_inexact_array, inverse=True))
+
+
+def _summarise(logs, spec: LossSpec, step: int, rate: float) -> dict:
+    bs, bc = np.asarray(logs["bucket_sum"]).sum(0), np.asarray(logs["bucket_count"]).sum(0)
+    row = {"step": step, "loss": float(np.mean(np.asarray(logs["loss"]))), "steps_per_s": rate}
+    for name, s, c in zip(spec.bucket_names(), bs, bc):
+        row[f"eps_mse {name}"] = float(s / c) if c > 0 else float("nan")
+    bsum, bcnt = float(np.sum(logs["band_sum"])), float(np.sum(logs["band_count"]))
+    row["eps_mse band"] = bsum / bcnt if bcnt > 0 else float("nan")
+    return row
+
+
+def fit(model, gm, spec: LossSpec, optim: OptimSpec, *, seed: int, steps: int, batch: int,
+        steps_per_call: int = 100, ema_decay: float = 0.999, ckpt_dir: str | Path | None = None,
+        checkpoint_every: int = 1000, resume: bool = False, stop_after: int | None = None,
+        meta: dict | None = None, progress: bool = True, desc: str = "train",
+        on_chunk: Callable[[TrainState], None] | None = None) -> tuple[TrainState, list[dict]]:
+    """Train `model` on mixture `gm` for `steps` steps. Returns (state, history rows).
+
+    ckpt_dir: where checkpoints go (None: no checkpoints). resume: continue from the checkpoint
+    there. stop_after: stop (with a checkpoint) once this absolute step is reached, as an
+    interruption would. A non-finite loss raises TrainingDiverged and writes nothing new.
+    on_chunk: called with the state after every chunk (tests use it to inject faults).
+    """
+    if steps < 1 or batch < 1 or steps_per_call < 1:
+        raise ValueError("steps, batch and steps_per_call must be positive")
+    opt = make_optimizer(optim)
+    state = init_state(model, opt, seed)
+    history: list[dict] = []
+    meta = dict(meta or {})
+    if resume:
+        if ckpt_dir is None:
+            raise ValueError("resume: needs a checkpoint directory")
+        state, saved = checkpoints.load(ckpt_dir, state)
+        history = list(saved.get("history", []))
+    step = int(state.step)
+    last_good = step if resume else None
+    end = min(steps, stop_after) if stop_after is not None else steps
+
+    def save(st, hist):
+        nonlocal last_good
+        if ckpt_dir is None:
+            return
+        checkpoints.save(ckpt_dir, st, {
+            **meta, "step": int(st.step), "history": hist, "seed": int(seed),
+            "rng": {"kind": "jax.random.PRNGKey", "key_data": np.asarray(st.key).tolist(),
+                    "batches": "fold_in(key, step)"},
+            "contents": "TrainState(model, opt_state, ema, step, key) via eqx.tree_serialise_leaves",
+            "loss": dataclasses.asdict(spec), "optim": dataclasses.asdict(optim),
+        })
+        last_good = int(st.step)
+
+    from tqdm.auto import tqdm
+
+    static_spec = dataclasses.replace(spec, band_factor=1.0)
+    amp = jnp.asarray(spec.band_factor, jnp.float32)
+    bar = tqdm(total=steps, initial=step, desc=desc, unit="step", disable=not progress, leave=False)
+    try:
+        while step < end:
+            n = min(steps_per_call - step % steps_per_call, end - step)
+            t0 = time.perf_counter()
+            new_state, logs = train_chunk(state, gm, static_spec, opt, batch, n, ema_decay, amp)
+            losses = np.asarray(logs["loss"])
+            rate = n / (time.perf_counter() - t0)
+            if not np.all(np.isfinite(losses)):
+                bad = step + int(np.argmax(~np.isfinite(losses))) + 1
+                where = (f"last good checkpoint (step {last_good}) kept in {ckpt_dir}" if last_good is not None
+                         else "no checkpoint was written")
+                raise TrainingDiverged(f"loss became {losses[~np.isfinite(losses)][0]} at step {bad}; "
+                                       f"training stopped, {where}")
+            state, step = new_state, step + n
+            history.append(_summarise(logs, spec, step, rate))
+            bar.update(n)
+            bar.set_postfix(loss=f"{history[-1]['loss']:.4g}", steps_per_s=f"{rate:.0f}")
+            if step == end or (step - n) // checkpoint_every != step // checkpoint_every:
+                save(state, history)
+            if on_chunk is not None:
+                state = on_chunk(state) or state
+    except KeyboardInterrupt:  # keep the last completed chunk, so --resume loses nothing
+        if last_good != step:
+            save(state, history)
+        raise
+    finally:
+        bar.close()
+    return state, history

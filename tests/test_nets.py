@@ -1,0 +1,112 @@
+"""Score networks: shapes, exact factorization (diagonal Jacobian), preconditioning identities."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ghostjax.nets import NET_KINDS, FactorizedNet, make_net, noise_embedding
+
+D = 5
+SMALL = dict(width=8, depth=2, embed_dim=8, coord_dim=3, pool_dim=4, sigma_data=1.1)
+SIGMAS = (1e-3, 0.05, 1.0, 100.0)
+
+
+def _net(kind, **kw):
+    return make_net(kind, D, jax.random.PRNGKey(0), **{**SMALL, **kw})
+
+
+# jitted helpers: one compilation per network structure instead of one per eager op (fast tests)
+_call = eqx.filter_jit(lambda net, x, s: net(x, s))
+_both = eqx.filter_jit(lambda net, x, sigmas: (jax.vmap(net, in_axes=(None, 0))(x, sigmas),
+                                               jax.vmap(jax.jacfwd(net), in_axes=(None, 0))(x, sigmas)))
+SIG = jnp.asarray(SIGMAS, jnp.float32)
+_denoise = eqx.filter_jit(lambda net, x, s: net.denoise(x, s))
+
+
+def _offdiag(J):
+    return np.abs(np.asarray(J) - np.diag(np.diag(np.asarray(J))))
+
+
+@pytest.mark.parametrize("kind", NET_KINDS)
+def test_shapes_dtype_finite(kind):
+    net = _net(kind)
+    x = jax.random.normal(jax.random.PRNGKey(1), (D,))
+    out, _ = _both(net, x, SIG)
+    assert out.shape == (len(SIGMAS), D) and out.dtype == jnp.float32
+    assert np.all(np.isfinite(np.asarray(out)))
+
+
+@pytest.mark.parametrize("mode", ["shared", "ensemble"])
+def test_factorized_jacobian_is_diagonal(mode):
+    net = _net("factorized", mode=mode)
+    x = jax.random.normal(jax.random.PRNGKey(1), (D,))
+    base, jac = _both(net, x, SIG)
+    for J in np.asarray(jac):
+        assert np.all(_offdiag(J) == 0.0)          # exactly, not approximately
+        assert np.all(np.abs(np.diag(J)) > 0)
+    # finite perturbations too: moving x_j leaves every other output bit-for-bit unchanged
+    ref, moved = (np.asarray(_call(net, v, SIG[1])) for v in (x, x + 0.7 * jnp.eye(D)[2]))
+    others = np.arange(D) != 2
+    assert np.array_equal(moved[others], ref[others]) and moved[2] != ref[2]
+
+
+def test_ensemble_has_independent_weights_per_dimension():
+    net = _net("factorized", mode="ensemble")
+    w = net.mlp.layers[0].weight
+    assert w.shape[0] == D and not np.allclose(w[0], w[1])
+    # the same input in two coordinates gives different outputs (different weights)
+    out = _call(net, jnp.full((D,), 0.4), jnp.float32(0.5))
+    assert not np.isclose(out[0], out[1])
+
+
+@pytest.mark.parametrize("kind", ["joint", "pooled", "aithal"])
+def test_cross_dimension_networks_are_not_diagonal(kind):
+    net = _net(kind)
+    _, jac = _both(net, jax.random.normal(jax.random.PRNGKey(1), (D,)), SIG)
+    assert _offdiag(np.asarray(jac)[2]).max() > 1e-6
+
+
+def test_pooled_is_permutation_equivariant_up_to_coordinates():
+    # with equal coordinate embeddings, permuting x permutes the output (pooled summary is symmetric)
+    net = _net("pooled")
+    import equinox as eqx
+    net = eqx.tree_at(lambda n: n.coords, net, jnp.zeros_like(net.coords))
+    x = jax.random.normal(jax.random.PRNGKey(3), (D,))
+    perm = jnp.array([2, 0, 4, 1, 3])
+    s = jnp.float32(0.3)
+    np.testing.assert_allclose(_call(net, x[perm], s), _call(net, x, s)[perm], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["joint", "aithal"])
+def test_score_is_tweedie_of_denoiser(kind):
+    net = _net(kind)  # aithal uses the 'eps' preconditioning, joint 'edm'
+    x = jax.random.normal(jax.random.PRNGKey(4), (D,))
+    for s in (0.05, 1.0, 10.0):
+        s = jnp.float32(s)
+        np.testing.assert_allclose(_call(net, x, s), (_denoise(net, x, s) - x) / (s * s), rtol=2e-3, atol=1e-4)
+
+
+def test_edm_preconditioning_limits():
+    # c_skip → 1, c_out → 0 as σ → 0: the denoiser returns its input; at large σ it returns ≈ c_out F
+    net = _net("joint")
+    x = jnp.linspace(-1.0, 1.0, D)
+    np.testing.assert_allclose(_denoise(net, x, jnp.float32(1e-6)), x, atol=1e-5)
+    assert np.abs(np.asarray(_denoise(net, x, jnp.float32(1e3)))).max() < 50
+
+
+def test_noise_embedding_distinguishes_sigmas():
+    for kind in ("sinusoidal", "fourier"):
+        e1 = noise_embedding(jnp.float32(0.25 * np.log(0.03)), 16, kind)
+        e2 = noise_embedding(jnp.float32(0.25 * np.log(0.3)), 16, kind)
+        assert e1.shape == (16,) and np.linalg.norm(np.asarray(e1 - e2)) > 0.5
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="model kind"):
+        make_net("transformer", D, jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="mode"):
+        FactorizedNet(D, jax.random.PRNGKey(0), mode="bogus")
+    with pytest.raises(ValueError, match="precond"):
+        make_net("joint", D, jax.random.PRNGKey(0), precond="vp")
