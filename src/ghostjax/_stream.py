@@ -43,9 +43,12 @@ def stream_average(
     k = log_weights.shape[0]
     if k <= chunk:
         logits, values = fn(log_weights, means, variances)
-        lse = jax.nn.logsumexp(logits, axis=0)
-        avg = jnp.sum(jnp.exp(logits - lse[None, :]) * values, axis=0)
-        return lse, avg
+        # One pass: shift by the max (finite: some weight is positive and every logit finite),
+        # exponentiate once, normalise the weighted sum by the plain sum.
+        top = jax.lax.stop_gradient(jnp.max(logits, axis=0))
+        p = jnp.exp(logits - top[None, :])
+        total = jnp.sum(p, axis=0)
+        return top + jnp.log(total), jnp.sum(p * values, axis=0) / total
 
     n_chunks = -(-k // chunk)
     total = n_chunks * chunk

@@ -17,12 +17,12 @@ import time
 import tomllib
 from pathlib import Path
 
-from .config import ConfigError, apply_overrides, cli_guard, load_config, to_dict, to_toml
+from .config import ArgumentParser, ConfigError, apply_overrides, cli_guard, load_config, to_dict, to_toml
 from .experiments import NAMES, study_module
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ghostjax.analyze", description=__doc__.split("\n\n")[1],
+    p = ArgumentParser(prog="python -m ghostjax.analyze", description=__doc__.split("\n\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help=f"study TOML (configs/<study>.toml; study is one of {', '.join(NAMES)})")
     p.add_argument("--out", help="run directory (default runs/<study>)")

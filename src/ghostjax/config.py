@@ -9,6 +9,7 @@ ConfigError into one line on stderr and exit status 2 (`cli_guard`).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 import tomllib
@@ -192,6 +193,13 @@ def to_toml(data: dict) -> str:
 
     table(data, "")
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one ConfigError line (exit 2 via cli_guard)."""
+
+    def error(self, message):
+        raise ConfigError(f"arguments: {message}")
 
 
 def cli_guard(main: Callable[[], int | None]) -> Callable[[], int]:

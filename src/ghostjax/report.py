@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import ConfigError, cli_guard
+from .config import ArgumentParser, ConfigError, cli_guard
 from .experiments import NAMES
 from .report_claims import CLAIMS, NOTES
 
@@ -80,7 +80,7 @@ def render(runs: dict, runs_rel: str = "runs") -> str:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m ghostjax.report", description=__doc__.split("\n\n")[1])
+    p = ArgumentParser(prog="python -m ghostjax.report", description=__doc__.split("\n\n")[1])
     p.add_argument("--runs", default="docs/runs", help="folder of recorded runs (default docs/runs)")
     p.add_argument("--out", default="docs/REPRODUCTION.md", help="report path (default docs/REPRODUCTION.md)")
     p.add_argument("--configs", default="configs", help="folder of study configs, for --rerun")

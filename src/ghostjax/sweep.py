@@ -22,16 +22,11 @@ import time
 import tomllib
 from pathlib import Path
 
-from .config import ConfigError, cli_guard, load_config, to_dict, to_toml
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (through cli_guard), instead of usage + message
-        raise ConfigError(f"arguments: {message}")
+from .config import ArgumentParser, ConfigError, cli_guard, load_config, to_dict, to_toml
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = _Parser(prog="python -m ghostjax.sweep", description=__doc__.split("\n\n")[1],
+    p = ArgumentParser(prog="python -m ghostjax.sweep", description=__doc__.split("\n\n")[1],
                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("--config", required=True, help="sweep TOML (configs/sweep_dims.toml, sweep_learned.toml, ...)")
     p.add_argument("--out", help="run directory (default runs/<name>)")

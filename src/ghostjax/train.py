@@ -23,13 +23,13 @@ import time
 import tomllib
 from pathlib import Path
 
-from .config import ConfigError, cli_guard, load_config, to_dict, to_toml
+from .config import ArgumentParser, ConfigError, cli_guard, load_config, to_dict, to_toml
 
 DEFAULT_CONFIG = "configs/quickstart.toml"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ghostjax.train", description=__doc__.split("\n\n")[1],
+    p = ArgumentParser(prog="python -m ghostjax.train", description=__doc__.split("\n\n")[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help=f"config TOML (default {DEFAULT_CONFIG})")
     p.add_argument("--out", help="run directory (default runs/<name>)")
