@@ -14,10 +14,9 @@ import platform
 import shlex
 import sys
 import time
-import tomllib
 from pathlib import Path
 
-from .config import ArgumentParser, ConfigError, apply_overrides, cli_guard, load_config, to_dict, to_toml
+from .config import ArgumentParser, ConfigError, apply_overrides, read_toml, cli_guard, load_config, to_dict, to_toml
 from .experiments import NAMES, study_module
 
 
@@ -35,20 +34,14 @@ def resolve(config: str | None, overrides: list[str]):
     """(study module, validated config) from a TOML path and overrides; ConfigError on bad input."""
     if config is None:
         raise ConfigError("--config: required (e.g. --config configs/two_gaps.toml)")
-    p = Path(config)
-    if not p.is_file():
-        raise ConfigError(f"--config {config}: no such file")
-    try:
-        raw = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"--config {config}: malformed TOML ({e})") from None
+    raw = read_toml(config)
     study = apply_overrides(raw, overrides).get("study")
     if study is None:
         raise ConfigError(f"study: missing required key in {config} (one of {', '.join(NAMES)})")
     if study not in NAMES:
         raise ConfigError(f"study: expected one of {', '.join(NAMES)}, got {study!r}")
     mod = study_module(study)
-    return mod, load_config(mod.Config, p, overrides)
+    return mod, load_config(mod.Config, config, overrides)
 
 
 def command_line(config: str, overrides: list[str], out: str | None = None) -> str:

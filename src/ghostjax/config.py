@@ -138,17 +138,20 @@ def build(schema: type[T], data: dict, prefix: str = "") -> T:
     return obj
 
 
+def read_toml(path: str | Path) -> dict:
+    """The TOML table at `path`; ConfigError naming --config when missing or malformed."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"--config {path}: no such file")
+    try:
+        return tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"--config {path}: malformed TOML ({e})") from None
+
+
 def load_config(schema: type[T], path: str | Path | None, overrides: list[str] | None = None) -> T:
     """Read TOML at `path` (or start from the defaults when None), apply overrides, build schema."""
-    data: dict = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"--config {path}: no such file")
-        try:
-            data = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"--config {path}: malformed TOML ({e})") from None
+    data = read_toml(path) if path is not None else {}
     data = apply_overrides(data, list(overrides or []))
     return build(schema, data)
 

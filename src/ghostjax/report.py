@@ -9,7 +9,6 @@ Every number in the report is read from those metrics files.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
