@@ -142,6 +142,16 @@ def _run_for_backend(backend: str):
     return eqx.filter_jit(_run_impl, compiler_options=_CPU_COMPILER_OPTIONS)
 
 
+def compiler_options() -> dict | None:
+    """The XLA options the sampler is compiled with on this backend (None: the defaults).
+
+    For callers that put gj.sample inside their own top-level jit (nested calls use the plain
+    compilation, so the outer jit should carry these options to keep the sampler's speed)."""
+    if _run_for_backend(jax.default_backend()) is _run_default:
+        return None
+    return dict(_CPU_COMPILER_OPTIONS)
+
+
 def _run(*args):
     # Inside a caller's own jit/vmap the inputs are tracers; XLA options can only be attached to
     # a top-level jit, so the nested call uses the plain compilation (the caller's jit decides).

@@ -134,26 +134,6 @@ class GapTerms(Observer):
         return state, jnp.mean(v, axis=0)
 
 
-def _sample(score, x0, sigmas, key, method: str, observers: dict):
-    """(final x, observations) of the sampler, traced inline: the sampler's pure core when
-    integrate.py exposes one (its jitted wrapper may carry CPU compiler options, which JAX refuses
-    on a nested jit), else the public gj.sample."""
-    core = getattr(integrate, "_run_impl", None)
-    if core is None:
-        res = sample(score, x0, sigmas, key, method=method, observers=observers)
-        return res.x, res.observations
-    return core(score, x0, sigmas, key, observers, method, "beta", False)
-
-
-def compiler_options() -> dict | None:
-    """The XLA options integrate.py compiles its sampler with on this backend (None: defaults)."""
-    opts = getattr(integrate, "_CPU_COMPILER_OPTIONS", None)
-    pick = getattr(integrate, "_run_for_backend", None)
-    if jax.default_backend() != "cpu" or opts is None or pick is None:
-        return None
-    return None if pick("cpu") is getattr(integrate, "_run_default", None) else dict(opts)
-
-
 def cell_fn(static: tuple, particles: NamedSharding | None):
     """The per-cell computation for static settings (dim, n, n_steps, method, grid)."""
     dim, n, n_steps, method, grid = static
@@ -167,7 +147,8 @@ def cell_fn(static: tuple, particles: NamedSharding | None):
         x0 = jnp.concatenate([x0, x0], axis=1)  # joint and factorized particles start together
         if particles is not None:
             x0 = jax.lax.with_sharding_constraint(x0, particles)
-        x, obs = _sample(PairScore(gm), x0, sig, jax.random.fold_in(key, 1), method, {"gap": GapTerms(gm)})
+        res = sample(PairScore(gm), x0, sig, jax.random.fold_in(key, 1), method=method, observers={"gap": GapTerms(gm)})
+        x, obs = res.x, res.observations
         radius = jnp.where(p["radius"] > 0, p["radius"], sd * (np.sqrt(dim) + 3.0))
         return {"joint": census_fractions(x[:, :dim], gm, radius), "fact": census_fractions(x[:, dim:], gm, radius),
                 "predicted": predicted_ghost_mass(gm), "sigma_data": sd, "radius": radius,
@@ -230,7 +211,7 @@ class ExactKind:
             shapes = {k: jax.ShapeDtypeStruct((batch,), jnp.int32 if k == "seed" else dt,
                                               sharding=meshes.cell_sharding(mesh)) for k in NUMERIC}
             t0 = time.perf_counter()
-            jitted = jax.jit(fn, out_shardings=meshes.replicated(mesh), compiler_options=compiler_options())
+            jitted = jax.jit(fn, out_shardings=meshes.replicated(mesh), compiler_options=integrate.compiler_options())
             compiled = jitted.lower(shapes).compile()
             ctx.record_compile(f"dim={static[0]},n={static[1]},steps={static[2]},batch={batch}",
                                time.perf_counter() - t0)
