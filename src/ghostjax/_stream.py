@@ -15,8 +15,38 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-# (log_weight [c], means [c, D], variances-of-data [c, D]) -> (logits [c, 1|D], values [c, D])
-ChunkFn = Callable[[Array, Array, Array], tuple[Array, Array]]
+# One component: (log_weight [], mean [D], variance-of-data [D]) -> (logit [R], value [D]),
+# R = 1 for the joint posterior over components, R = D for per-coordinate marginals.
+ComponentFn = Callable[[Array, Array, Array], tuple[Array, Array]]
+
+# Up to this many components (and at most `chunk`) the softmax is unrolled component by component.
+UNROLL_MAX = 8
+
+
+def _unrolled_small(fn: ComponentFn, log_w, means, variances):
+    """(max, Σ_k exp(l_k − max), Σ_k exp(l_k − max) v_k) over the c ≤ chunk components.
+
+    The components are visited one by one in a static Python loop (c is small), each through
+    `fn`, and combined by elementwise maximum / add. Vmapped over
+    particles, XLA then fuses the softmax and the weighted sum into the consumer of the result
+    (one pass over [N, D]) instead of running a reduce over the component axis for each of
+    them; at K = 2, D = 8 the score costs 0.11 instead of 0.18 ms per step for N = 16384.
+    (Inside the streamed scan over chunks the same unrolling was 3x slower at K = 64: there the
+    reduce over the chunk axis stays.)
+    """
+    parts = [fn(log_w[i], means[i], variances[i]) for i in range(log_w.shape[0])]
+    top = parts[0][0]
+    for logits, _ in parts[1:]:
+        top = jnp.maximum(top, logits)
+    # The max only shifts the exponent; taken as a constant, the gradient of the log-sum-exp
+    # is the softmax (the caller returns top + log(total)).
+    top = jax.lax.stop_gradient(top)
+    total, acc = None, None
+    for logits, values in parts:
+        p = jnp.exp(logits - top)
+        total = p if total is None else total + p
+        acc = p * values if acc is None else acc + p * values
+    return top, total, acc
 
 
 def _pad_to(a: Array, n: int, fill: float) -> Array:
@@ -28,7 +58,7 @@ def _pad_to(a: Array, n: int, fill: float) -> Array:
 
 
 def stream_average(
-    fn: ChunkFn,
+    fn: ComponentFn,
     log_weights: Float[Array, " K"],
     means: Float[Array, "K D"],
     variances: Float[Array, "K D"],
@@ -36,15 +66,20 @@ def stream_average(
 ) -> tuple[Float[Array, " R"], Float[Array, " D"]]:
     """Return (logsumexp of logits over K, softmax-weighted average of values over K).
 
-    `fn` maps a chunk of components to logits of shape [c, R] (R = 1 for the joint posterior
-    over components, R = D for per-coordinate marginals) and values of shape [c, D]. Padding
-    components (when chunk does not divide K) get log-weight -inf and contribute nothing.
+    `fn` maps one component to its logit [R] (R = 1 for the joint posterior over components,
+    R = D for per-coordinate marginals) and value [D]; chunks of components go through
+    jax.vmap(fn). Padding components (when chunk does not divide K) get log-weight -inf and
+    contribute nothing.
     """
+    chunk_fn = jax.vmap(fn)
     k = log_weights.shape[0]
     if k <= chunk:
-        logits, values = fn(log_weights, means, variances)
         # One pass: shift by the max (finite: some weight is positive and every logit finite),
         # exponentiate once, normalise the weighted sum by the plain sum.
+        if k <= UNROLL_MAX:
+            top, total, acc = _unrolled_small(fn, log_weights, means, variances)
+            return top + jnp.log(total), acc / total
+        logits, values = chunk_fn(log_weights, means, variances)
         top = jax.lax.stop_gradient(jnp.max(logits, axis=0))
         p = jnp.exp(logits - top[None, :])
         total = jnp.sum(p, axis=0)
@@ -58,7 +93,7 @@ def stream_average(
 
     def body(carry, inputs):
         run_max, run_sum, run_acc = carry
-        logits, values = fn(*inputs)
+        logits, values = chunk_fn(*inputs)
         new_max = jnp.maximum(run_max, jnp.max(logits, axis=0))
         # A padding-only chunk leaves new_max = -inf where nothing has been seen yet; guard it.
         safe = jnp.where(jnp.isfinite(new_max), new_max, 0.0)
@@ -68,7 +103,7 @@ def stream_average(
         run_acc = run_acc * scale + jnp.sum(p * values, axis=0)
         return (new_max, run_sum, run_acc), None
 
-    r = fn(lw[0], mu[0], var[0])[0].shape[1]
+    r = jax.eval_shape(fn, lw[0, 0], mu[0, 0], var[0, 0])[0].shape[0]
     d = means.shape[1]
     dtype = means.dtype
     init = (

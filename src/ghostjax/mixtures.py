@@ -119,19 +119,19 @@ class GaussianMixture(eqx.Module):
         sigma = jnp.asarray(sigma, self.means.dtype)
         s2 = sigma * sigma
 
-        def chunk_fn(log_w, mu, data_var):
-            # σ-only terms ([c, D], shared by all particles under vmap) are formed once; the
+        def component_fn(log_w, mu, data_var):
+            # One component: log_w [], mu [D], data_var [D] -> (logit [1] or [D], value [D]).
+            # σ-only terms (shared by all particles under vmap) are formed once; the
             # per-particle work is then subtract / multiply / add only (no divide or log).
             var = data_var + s2
             inv_var = 1.0 / var
-            log_norm = -0.5 * (jnp.log(var) + _LOG_2PI)  # [c, D]
-            diff = x[None, :] - mu
-            scaled = diff * inv_var  # (x − μ)/v, [c, D]
+            log_norm = -0.5 * (jnp.log(var) + _LOG_2PI)  # [D]
+            diff = x - mu
+            scaled = diff * inv_var  # (x − μ)/v, [D]
             if per_coordinate:
-                logits = log_w[:, None] + (log_norm - 0.5 * (diff * scaled))
+                logits = log_w + (log_norm - 0.5 * (diff * scaled))
             else:
-                log_w_norm = log_w + jnp.sum(log_norm, axis=1)  # [c]
-                logits = (log_w_norm - 0.5 * jnp.sum(diff * scaled, axis=1))[:, None]
+                logits = (log_w + jnp.sum(log_norm) - 0.5 * jnp.sum(diff * scaled))[None]
             if value == "score":
                 vals = -scaled
             elif value == "denoise":
@@ -141,7 +141,7 @@ class GaussianMixture(eqx.Module):
             return logits, vals
 
         log_w = jnp.log(self.weights)
-        return stream_average(chunk_fn, log_w, self.means, self.stds**2, self.chunk)
+        return stream_average(component_fn, log_w, self.means, self.stds**2, self.chunk)
 
     def log_prob(self, x: Float[Array, " D"], sigma) -> Float[Array, ""]:
         """log p_σ(x) for one example x [D]; scalar."""
