@@ -70,8 +70,7 @@ def _cpu_options():
 
     if jax.default_backend() != "cpu":
         return None
-    run = integrate._run_for_backend("cpu")
-    return integrate._CPU_COMPILER_OPTIONS if run is not integrate._run_default else None
+    return integrate.compiler_options()
 
 
 def machine_info() -> dict:

@@ -167,6 +167,53 @@ def torch_setup(case):
     return step
 
 
+def gemm_shapes(case):
+    """(M, K, N, needs_dX) of every Linear in one training step's network, batch M = case['batch'].
+
+    needs_dX is False where the layer's input carries no gradient (the network input, and the noise
+    embedding fed to AithalMLP's per-block projections)."""
+    B, D, E, W = case["batch"], case["dim"], case["embed_dim"], case["width"]
+    if case["kind"] == "joint":
+        dims = [D + E] + [W] * case["depth"] + [D]
+        return [(B, a, b, i > 0) for i, (a, b) in enumerate(zip(dims[:-1], dims[1:]))]
+    shapes = [(B, D, W, False)]
+    for _ in range(case["depth"]):
+        shapes += [(B, W, W, True), (B, E, W, False), (B, W, W, True)]
+    return shapes + [(B, W, D, True)]
+
+
+def gemm_flops(case) -> float:
+    """Flops of the matrix products of one step: forward, weight gradient, input gradient."""
+    return sum(2 * m * k * n * (3 if dx else 2) for m, k, n, dx in gemm_shapes(case))
+
+
+def torch_gemm_seconds(case, reps: int = 20) -> float:
+    """Wall time of one step's matrix products alone in PyTorch (forward Y = X Wᵀ, dW = dYᵀ X,
+    dX = dY W at the step's exact shapes): the part of a step that no framework avoids, timed with
+    the BLAS PyTorch uses. The median over `reps` repeats."""
+    import torch
+
+    mats = []
+    for m, k, n, dx in gemm_shapes(case):
+        x, w, dy = torch.randn(m, k), torch.randn(n, k), torch.randn(m, n)
+        mats.append((x, w, dy, dx))
+
+    def once():
+        for x, w, dy, dx in mats:
+            torch.mm(x, w.t())
+            torch.mm(dy.t(), x)
+            if dx:
+                torch.mm(dy, w)
+
+    once()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def torch_rate(step, steps: int):
     for _ in range(3):
         step()
@@ -194,23 +241,36 @@ def main(argv=None):
     for name, case in CASES.items():
         step = torch_setup(case)
         jrun = jax_setup(case, args.steps)
-        jr, tr = [], {n: [] for n in thread_settings}
+        jr, tr, gemm = [], {n: [] for n in thread_settings}, []
         for _ in range(args.rounds):
             jr.append(jrun())
             for n in thread_settings:
                 torch.set_num_threads(n)
                 tr[n].append(torch_rate(step, args.steps))
+            torch.set_num_threads(args.threads)
+            gemm.append(torch_gemm_seconds(case))
         j = statistics.median(jr)
         t_by = {n: statistics.median(v) for n, v in tr.items()}
         t_def, t_best = t_by[args.threads], max(t_by.values())
+        g = statistics.median(gemm)
+        # If ghostjax's whole step took only the time of PyTorch's matrix products, its ratio would
+        # be this: the ceiling for any implementation whose GEMMs are no faster than PyTorch's.
+        ceiling = 1.0 / (g * t_def)
         row = {"case": name, **case, "ghostjax_steps_per_s": round(j, 2),
                "torch_steps_per_s": round(t_def, 2), "ratio": round(j / t_def, 3),
                "torch_best_steps_per_s": round(t_best, 2), "ratio_vs_best_torch": round(j / t_best, 3),
                "torch_steps_per_s_by_threads": {str(n): round(v, 2) for n, v in t_by.items()},
+               "gemm_gflop_per_step": round(gemm_flops(case) / 1e9, 3),
+               "torch_gemm_ms_per_step": round(1e3 * g, 2),
+               "torch_gemm_gflop_per_s": round(gemm_flops(case) / g / 1e9, 1),
+               "ghostjax_gflop_per_s_in_gemms": round(gemm_flops(case) * j / 1e9, 1),
+               "ratio_ceiling_at_torch_gemm_speed": round(ceiling, 3),
+               "torch_gemm_rounds_ms": [round(1e3 * v, 2) for v in gemm],
                "ghostjax_rounds": [round(v, 2) for v in jr],
                "torch_rounds_by_threads": {str(n): [round(x, 2) for x in v] for n, v in tr.items()}}
         print(f"{name:>7}: ghostjax {j:7.2f} steps/s | torch {t_def:7.2f} ({args.threads} threads), best "
-              f"{t_best:7.2f} | ratio {j / t_def:.2f}, vs best torch {j / t_best:.2f}")
+              f"{t_best:7.2f} | ratio {j / t_def:.2f}, vs best torch {j / t_best:.2f} | torch GEMMs alone "
+              f"{1e3 * g:.1f} ms/step ({gemm_flops(case) / g / 1e9:.0f} GFlop/s): ratio ceiling {ceiling:.2f}")
         results.append(row)
     out = {
         "benchmark": "training steps per second, ghostjax vs PyTorch (CPU, float32)",

@@ -110,3 +110,21 @@ def test_bad_arguments_raise():
         FactorizedNet(D, jax.random.PRNGKey(0), mode="bogus")
     with pytest.raises(ValueError, match="precond"):
         make_net("joint", D, jax.random.PRNGKey(0), precond="vp")
+
+
+@pytest.mark.parametrize("out", [3, "scalar"])
+def test_dense_and_mlp_apply_match_equinox(out):
+    """dense / mlp_apply (x Wᵀ + b, batch-leading under vmap) compute what eqx.nn.Linear / MLP do."""
+    from ghostjax.nets import dense, mlp_apply
+
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(3), 3)
+    x = jax.random.normal(k3, (7, 4))
+    lin = eqx.nn.Linear(4, out, key=k1)
+    mlp = eqx.nn.MLP(4, out, 6, 2, activation=jax.nn.silu, key=k2)
+    for ours, theirs in ((dense, lin), (mlp_apply, mlp)):
+        got = jax.vmap(lambda xi: ours(theirs, xi))(x)
+        want = jax.vmap(theirs)(x)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+    scalar_in = eqx.nn.Linear("scalar", 3, key=k1)
+    np.testing.assert_allclose(np.asarray(dense(scalar_in, x[0, 0])), np.asarray(scalar_in(x[0, 0])), rtol=1e-6)

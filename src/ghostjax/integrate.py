@@ -16,15 +16,14 @@ never recompiles; changing shapes or the method does.
 
 from __future__ import annotations
 
-import functools
 from typing import Callable, Mapping, NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._xla import BackendJit
 from .observers import Observer
 
 METHODS = ("euler_maruyama", "ode_euler", "ode_heun", "ddpm")
@@ -119,27 +118,13 @@ def _run_impl(score, x_init, sigmas, key, observers, method, ddpm_variance, fina
     return x, results
 
 
-_run_default = eqx.filter_jit(_run_impl)
-
 # XLA:CPU (jaxlib 0.10) hands reductions to YNNPACK library fusions by default. For the
 # vmapped [N, c, D] reductions of the streamed mixture score these materialise broadcast
 # operands and run 5-9x slower than XLA's own loop fusions (benchmarks/bench_sampler.py).
-# Keep YNNPACK for dots only (network scores), as an option of this one compilation: no
-# process-wide XLA_FLAGS are touched. Used only on the CPU backend, and only when this jaxlib
-# accepts the option (otherwise the default compilation is used).
+# Keep YNNPACK for dots only (network scores), as an option of this one compilation (see _xla.py:
+# CPU backend only, only when this jaxlib accepts the option, plain jit inside a caller's jit).
 _CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
-
-
-@functools.cache
-def _run_for_backend(backend: str):
-    if backend != "cpu":
-        return _run_default
-    try:
-        probe = jax.jit(lambda a: jnp.sum(a, axis=0), compiler_options=_CPU_COMPILER_OPTIONS)
-        probe.lower(jnp.zeros((2, 2), jnp.float32)).compile()
-    except Exception:  # option unknown to this jaxlib: fall back to the default compilation
-        return _run_default
-    return eqx.filter_jit(_run_impl, compiler_options=_CPU_COMPILER_OPTIONS)
+_run = BackendJit(_run_impl, _CPU_COMPILER_OPTIONS)
 
 
 def compiler_options() -> dict | None:
@@ -147,17 +132,7 @@ def compiler_options() -> dict | None:
 
     For callers that put gj.sample inside their own top-level jit (nested calls use the plain
     compilation, so the outer jit should carry these options to keep the sampler's speed)."""
-    if _run_for_backend(jax.default_backend()) is _run_default:
-        return None
-    return dict(_CPU_COMPILER_OPTIONS)
-
-
-def _run(*args):
-    # Inside a caller's own jit/vmap the inputs are tracers; XLA options can only be attached to
-    # a top-level jit, so the nested call uses the plain compilation (the caller's jit decides).
-    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(args)):
-        return _run_default(*args)
-    return _run_for_backend(jax.default_backend())(*args)
+    return _run.options()
 
 
 def _validate(x_init, sigmas, method, ddpm_variance, observers):

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 
 from . import checkpoints
+from ._xla import BackendJit
 from .losses import LossSpec, loss_and_grad
 
 
@@ -87,9 +88,8 @@ def _init_state(model, opt, seed):
 TRACES = {"train_chunk": 0}  # incremented only while tracing: tests check that seeds do not retrace
 
 
-@eqx.filter_jit
-def train_chunk(state: TrainState, gm, spec: LossSpec, opt, batch: int, n_steps: int, ema_decay: float,
-                band_factor):
+def _train_chunk(state: TrainState, gm, spec: LossSpec, opt, batch: int, n_steps: int, ema_decay: float,
+                 band_factor):
     """Run n_steps optimisation steps in one lax.scan. Returns (state, per-step logs).
     `band_factor` (a traced scalar) replaces spec.band_factor, so sweeps over A do not recompile."""
     TRACES["train_chunk"] += 1
@@ -112,6 +112,13 @@ def train_chunk(state: TrainState, gm, spec: LossSpec, opt, batch: int, n_steps:
 
     dyn, logs = jax.lax.scan(body, dyn, None, length=n_steps)
     return eqx.combine(dyn, static), logs
+
+
+# XLA:CPU's default YNNPACK library fusions ran the training step's dots and reductions slower than
+# XLA's own fusions with Eigen dots (benchmarks/bench_train.py, 2 cores: JointMLP ~23 -> ~25,
+# AithalMLP ~17 -> ~18 steps/s). An option of this one compilation; see _xla.py.
+TRAIN_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+train_chunk = BackendJit(_train_chunk, TRAIN_CPU_OPTIONS)
 
 
 def ema_model(state: TrainState):
