@@ -128,3 +128,14 @@ def test_dense_and_mlp_apply_match_equinox(out):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
     scalar_in = eqx.nn.Linear("scalar", 3, key=k1)
     np.testing.assert_allclose(np.asarray(dense(scalar_in, x[0, 0])), np.asarray(scalar_in(x[0, 0])), rtol=1e-6)
+
+
+def test_layer_norm_matches_equinox():
+    """layer_norm (statistics as products with 1/W) computes what eqx.nn.LayerNorm does."""
+    from ghostjax.nets import layer_norm
+
+    x = 3.0 + 5.0 * jax.random.normal(jax.random.PRNGKey(4), (9, 16))
+    for ln in (eqx.nn.LayerNorm(16), eqx.nn.LayerNorm(16, use_weight=False, use_bias=False)):
+        ln = eqx.tree_at(lambda m: m.weight, ln, 1.0 + jnp.arange(16.0)) if ln.use_weight else ln
+        got = jax.vmap(lambda v: layer_norm(ln, v))(x)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(jax.vmap(ln)(x)), rtol=1e-5, atol=1e-5)

@@ -75,6 +75,26 @@ def mlp_apply(mlp: eqx.nn.MLP, x: Float[Array, " in"]) -> Float[Array, " out"]:
     return mlp.final_activation(dense(mlp.layers[-1], x))
 
 
+def layer_norm(norm: eqx.nn.LayerNorm, x: Float[Array, " W"]) -> Float[Array, " W"]:
+    """`norm(x)` for an eqx.nn.LayerNorm over the last axis, with the mean and the variance taken as
+    products with a constant 1/W vector instead of reductions.
+
+    Same maths (two-pass variance, eps inside the square root, optional weight and bias). XLA:CPU splits
+    a vmapped 128-wide row reduction into an unfused reduce-window pass; a matrix-vector product is
+    one fused dot. AithalMLP training: +8 % steps/s in interleaved A/Bs (benchmarks/README.md).
+    """
+    if tuple(norm.shape) != x.shape:
+        return norm(x)  # any other layout: equinox's own path (it raises on a mismatch)
+    w = jnp.full((x.shape[-1],), 1.0 / x.shape[-1], x.dtype)
+    centred = x - x @ w
+    out = centred * jax.lax.rsqrt(centred * centred @ w + norm.eps)
+    if norm.use_weight:
+        out = norm.weight * out
+    if norm.use_bias:
+        out = out + norm.bias
+    return out
+
+
 class ScoreNet(eqx.Module):
     """Base class: preconditioning around `body`. Subclasses define body(x_in [D], emb [E]) -> [D]."""
 
@@ -229,8 +249,8 @@ class _AithalBlock(eqx.Module):
 
     def __call__(self, h, emb):
         act = lambda v: jax.nn.leaky_relu(v, 0.02)
-        u = dense(self.lin1, act(self.norm1(h))) + dense(self.temb, emb)
-        return h + dense(self.lin2, act(self.norm2(u)))
+        u = dense(self.lin1, act(layer_norm(self.norm1, h))) + dense(self.temb, emb)
+        return h + dense(self.lin2, act(layer_norm(self.norm2, u)))
 
 
 class AithalMLP(ScoreNet):
@@ -258,7 +278,7 @@ class AithalMLP(ScoreNet):
         h = dense(self.inp, x_in)
         for b in self.blocks:
             h = b(h, emb)
-        return dense(self.out, self.norm(h))
+        return dense(self.out, layer_norm(self.norm, h))
 
 
 _CLASSES = {"joint": JointMLP, "factorized": FactorizedNet, "pooled": PooledNet, "aithal": AithalMLP}
