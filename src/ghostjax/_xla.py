@@ -1,6 +1,6 @@
 """Per-compilation XLA options for the CPU backend (no process-wide XLA_FLAGS are touched).
 
-`backend_jit(fn, cpu_options)` is eqx.filter_jit(fn), compiled with `cpu_options` when the default
+`BackendJit(fn, cpu_options)` calls eqx.filter_jit(fn), compiled with `cpu_options` when the default
 backend is the CPU and this jaxlib accepts them, and with XLA's defaults otherwise (GPU/TPU, or an
 older/newer jaxlib that does not know an option). Options can only be attached to a top-level jit:
 called with traced inputs (inside a caller's jit/vmap), the plain compilation is used and the

@@ -76,8 +76,8 @@ def mlp_apply(mlp: eqx.nn.MLP, x: Float[Array, " in"]) -> Float[Array, " out"]:
 
 
 def layer_norm(norm: eqx.nn.LayerNorm, x: Float[Array, " W"]) -> Float[Array, " W"]:
-    """`norm(x)` for an eqx.nn.LayerNorm over the last axis, with the mean and the variance taken as
-    products with a constant 1/W vector instead of reductions.
+    """`norm(x)` for an eqx.nn.LayerNorm of shape [W] and one example x [W], with the mean and the
+    variance taken as products with a constant 1/W vector instead of reductions.
 
     Same maths (two-pass variance, eps inside the square root, optional weight and bias). XLA:CPU splits
     a vmapped 128-wide row reduction into an unfused reduce-window pass; a matrix-vector product is
