@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ghostjax as gj
-from ghostjax.census import corner_census
+from ghostjax.metrics.census import census, corner_counts
 
 MU = np.array([0.5, -1.0])
 STD = np.array([0.5, 0.3])
@@ -51,8 +51,8 @@ def test_euler_maruyama_matches_scheme_and_has_weak_order_one():
     assert 0.9 < slope_exact < 1.2, slope_exact
 
 
-@pytest.mark.parametrize("method, order", [("ode_euler", 1.0), ("ode_heun", 2.0)])
-def test_ode_strong_order_against_exact_flow(method, order):
+@pytest.mark.parametrize("solver, order", [(gj.OdeEuler(), 1.0), (gj.OdeHeun(), 2.0)])
+def test_ode_strong_order_against_exact_flow(solver, order):
     """Gaussian data: the probability-flow map is x(σ) = μ + √((s²+σ²)/(s²+σ_max²)) (x_T − μ)."""
     gm = gaussian()
     xT = jnp.asarray(np.random.default_rng(0).normal(size=(64, 2)) * SIGMA_MAX)
@@ -60,7 +60,7 @@ def test_ode_strong_order_against_exact_flow(method, order):
     steps = np.array([16, 32, 64])
     errs = []
     for n in steps:
-        out = gj.sample(gm.score, xT, gj.geometric_grid(SIGMA_MAX, 0.01, int(n)), jax.random.key(0), method=method).x
+        out = gj.sample(gm.score, xT, gj.geometric_grid(SIGMA_MAX, 0.01, int(n)), jax.random.key(0), solver=solver).x
         errs.append(np.max(np.abs(np.asarray(out) - exact)))
     slope = -np.polyfit(np.log(steps), np.log(errs), 1)[0]
     assert abs(slope - order) < 0.35, (errs, slope)
@@ -70,11 +70,11 @@ def test_ddpm_vp_and_ve_sampler_agree_on_terminal_law():
     gm, n = gaussian(), 2**15
     sig = gj.ddpm_grid(1000)  # linear β 1e-4…0.02; σ_T ≈ 157
     x0 = exact_init(jax.random.key(1), gm, n, float(sig[0]))
-    for method in ("ddpm", "euler_maruyama"):
-        out = gj.sample(gm.score, x0, sig, jax.random.key(2), method=method).x
-        np.testing.assert_allclose(np.asarray(out.std(0)), STD, rtol=0.03, err_msg=method)
+    for solver in (gj.DDPM(), gj.EulerMaruyama()):
+        out = gj.sample(gm.score, x0, sig, jax.random.key(2), solver=solver).x
+        np.testing.assert_allclose(np.asarray(out.std(0)), STD, rtol=0.03, err_msg=str(solver))
         assert np.all(np.abs(np.asarray(out.mean(0)) - MU) < 5 * STD / np.sqrt(n))
-    out = gj.sample(gm.score, x0, sig, jax.random.key(3), method="ddpm", ddpm_variance="posterior").x
+    out = gj.sample(gm.score, x0, sig, jax.random.key(3), solver=gj.DDPM(variance="posterior")).x
     np.testing.assert_allclose(np.asarray(out.std(0)), STD, rtol=0.03)
 
 
@@ -84,7 +84,8 @@ def test_ve_and_vp_samplers_agree_on_mixture_weights():
     x0 = gj.prior(jax.random.key(4), n, 3, SIGMA_MAX)
     fr = {}
     for method in ("euler_maruyama", "ddpm", "ode_heun"):
-        c = corner_census(gj.sample(gm.score, x0, sig, jax.random.key(5), method=method).x, gm)
+        out = gj.sample(gm.score, x0, sig, jax.random.key(5), solver=gj.solver_from_name(method))
+        c = {**census(out.x, gm), "per_corner": corner_counts(out.x, gm)}
         fr[method] = c["per_corner"].get(7, 0) / n  # code 7 = (+,+,+)
         assert c["ghost_fraction"] < 0.005, (method, c)
     tol = 4 * np.sqrt(0.21 / n) + 0.01
@@ -102,7 +103,7 @@ def test_factorized_score_samples_product_of_marginals(dim, w):
     want = 1 - w**dim - (1 - w) ** dim
     assert abs(ghost - want) < 4 * np.sqrt(want * (1 - want) / n) + 0.005, (ghost, want)
     joint = gj.sample(gm.score, x0, gj.edm_grid(SIGMA_MAX, 0.002, 200), jax.random.key(7)).x
-    assert corner_census(joint, gm)["ghost_fraction"] < 0.005
+    assert census(joint, gm)["ghost_fraction"] < 0.005
 
 
 class CountingScore(eqx.Module):
@@ -140,7 +141,7 @@ def test_observers_reduce_on_the_fly():
         "win": gj.Window(3, "x"),
         "x0": gj.Window(2, "x0"),
     }
-    r = gj.sample(gm.score, x0, sig, jax.random.key(1), method="ode_heun", observers=obs)
+    r = gj.sample(gm.score, x0, sig, jax.random.key(1), solver=gj.OdeHeun(), observers=obs)
     assert r.observations["mean"].shape == (steps, 2)
     np.testing.assert_allclose(r.observations["mean"][0], x0.mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(r.sigmas, sig[:-1])
@@ -151,9 +152,9 @@ def test_observers_reduce_on_the_fly():
     win = r.observations["win"]
     assert win.shape == (3, n, 2)
     # The deterministic ODE on the grid cut before the last step ends where the window's last entry is.
-    short = gj.sample(gm.score, x0, sig[:-1], jax.random.key(1), method="ode_heun").x
+    short = gj.sample(gm.score, x0, sig[:-1], jax.random.key(1), solver=gj.OdeHeun()).x
     np.testing.assert_allclose(win[-1], short, rtol=1e-5, atol=1e-5)
-    shorter = gj.sample(gm.score, x0, sig[:-3], jax.random.key(1), method="ode_heun").x
+    shorter = gj.sample(gm.score, x0, sig[:-3], jax.random.key(1), solver=gj.OdeHeun()).x
     np.testing.assert_allclose(win[0], shorter, rtol=1e-5, atol=1e-5)
     # The x0 window holds Tweedie predictions at the last two noise levels.
     tw = short + sig[-2] ** 2 * jax.vmap(gm.score, (0, None))(short, sig[-2])
@@ -164,8 +165,8 @@ def test_final_denoise_applies_tweedie_at_last_sigma():
     gm = gj.GaussianMixture.opposite_corners(dim=2, std=0.3)
     x0 = gj.prior(jax.random.key(0), 256, 2, 5.0)
     sig = gj.geometric_grid(5.0, 0.2, 10, include_zero=False)
-    plain = gj.sample(gm.score, x0, sig, jax.random.key(1), method="ode_euler").x
-    den = gj.sample(gm.score, x0, sig, jax.random.key(1), method="ode_euler", final_denoise=True).x
+    plain = gj.sample(gm.score, x0, sig, jax.random.key(1), solver=gj.OdeEuler()).x
+    den = gj.sample(gm.score, x0, sig, jax.random.key(1), solver=gj.OdeEuler(), final_denoise=True).x
     np.testing.assert_allclose(den, jax.vmap(gm.denoise, (0, None))(plain, 0.2), rtol=1e-4, atol=1e-4)
 
 
@@ -174,17 +175,17 @@ def test_final_denoise_applies_tweedie_at_last_sigma():
     [
         (dict(sigmas=jnp.array([0.1, 1.0, 0.0])), "sigmas"),
         (dict(sigmas=jnp.array([1.0, -0.5])), "sigmas"),
-        (dict(method="rk4"), "method"),
+        (dict(solver="rk4"), "solver"),
         (dict(x_init=jnp.zeros(3)), "x_init"),
         (dict(observers={"a": lambda x: x}), "observers"),
     ],
 )
 def test_bad_sampler_input(kwargs, name):
     gm = gj.GaussianMixture.opposite_corners(dim=3)
-    args = dict(x_init=jnp.zeros((4, 3)), sigmas=gj.edm_grid(1.0, 0.1, 3), method="euler_maruyama")
+    args = dict(x_init=jnp.zeros((4, 3)), sigmas=gj.edm_grid(1.0, 0.1, 3), solver=gj.EulerMaruyama())
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
-        gj.sample(gm.score, args["x_init"], args["sigmas"], jax.random.key(0), method=args["method"],
+        gj.sample(gm.score, args["x_init"], args["sigmas"], jax.random.key(0), solver=args["solver"],
                   observers=args.get("observers"))
 
 
@@ -205,7 +206,7 @@ def test_sample_composes_with_jit_and_vmap():
 
 
 def test_observer_holding_a_module_does_not_retrace_for_new_mixture_values():
-    from ghostjax.metrics_gaps import gap_terms
+    from ghostjax.metrics.gaps import gap_terms
 
     gm = gj.GaussianMixture.opposite_corners(dim=3, std=0.3)
     x0 = gj.prior(jax.random.key(0), 64, 3, 5.0)
