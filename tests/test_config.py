@@ -1,29 +1,27 @@
 """Config schemas: unknown keys, wrong types, impossible values and bad command lines are one
 line naming the key; TOML round trip; atomic writes leave nothing half-written."""
 
-import dataclasses
 import os
 import subprocess
 import sys
 import tomllib
 
 import pytest
+from pydantic import Field
 
-from ghostjax.config import ArgumentParser, ConfigError, apply_overrides, build, check, cli_guard, to_dict, to_toml
+from ghostjax.config import ArgumentParser, ConfigError, Section, apply_overrides, build, cli_guard, to_dict, to_toml
 from ghostjax.runio import atomic_write_json, atomic_write_text
 
 
-@dataclasses.dataclass(frozen=True)
-class Inner:
-    dim: int = dataclasses.field(default=3, metadata=check(lambda v: v >= 1, ">= 1"))
+class Inner(Section):
+    dim: int = Field(3, ge=1)
     std: float = 0.3
 
 
-@dataclasses.dataclass(frozen=True)
-class Outer:
+class Outer(Section):
     name: str = "x"
     kinds: tuple[str, ...] = ("joint",)
-    data: Inner = dataclasses.field(default_factory=Inner)
+    data: Inner = Inner()
 
 
 def test_build_validates_with_key_names():

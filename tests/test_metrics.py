@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import ghostjax as gj
-from ghostjax.census import n_ghost_corners
-from ghostjax.metrics import (GroupMean, bootstrap_peak, crossing, enumerate_ghost_corners, find_peak,
-                              ghost_count)
-from ghostjax.metrics_gaps import distribution_gap, entropy_production, marginal_fisher_quadrature, trajectory_gap
-from ghostjax.metrics_speciation import clone_probability, corner_tables, covariance_speciation
+from ghostjax.metrics.census import enumerate_ghost_corners, ghost_count, n_ghost_corners
+from ghostjax.metrics.gaps import distribution_gap, entropy_production, marginal_fisher_quadrature, trajectory_gap
+from ghostjax.metrics.peaks import bootstrap_peak, crossing, find_peak
+from ghostjax.metrics.speciation import clone_probability, corner_tables, covariance_speciation
+from ghostjax.observers import GroupMean
 
 
 # ---------------------------------------------------------------- peaks
@@ -131,7 +131,7 @@ def test_distribution_gap_equals_fisher_difference_by_quadrature(weight):
 def test_group_mean_observer_and_trajectory_gap_shapes():
     gm = gj.GaussianMixture.opposite_corners(2, 0.3)
     grid = gj.geometric_grid(5.0, 0.05, 12)
-    s, v, x = trajectory_gap(gm, grid, 64, jax.random.key(1), "ode_euler", groups=8)
+    s, v, x = trajectory_gap(gm, grid, 64, jax.random.key(1), gj.OdeEuler(), groups=8)
     assert v.shape == (12, 8, 3) and s.shape == (12,) and x.shape == (64, 2)
     assert np.all(v >= 0) and np.all(np.isfinite(v))
     # Δ² = ‖s_j‖² − 2 s_j·s_f + ‖s_f‖² ≤ (‖s_j‖ + ‖s_f‖)² per particle, hence per group mean of the bound

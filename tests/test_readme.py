@@ -10,9 +10,7 @@ def test_readme_api_example_runs():
     code = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[0]
     ns: dict = {}
     exec(compile(code, "README.md", "exec"), ns)  # noqa: S102 - our own documentation
-    from ghostjax.census import corner_census
-
-    frac = corner_census(ns["out"].x, ns["gm"])["ghost_fraction"]
+    frac = float(ns["gj"].census(ns["out"].x, ns["gm"])["ghost_fraction"])
     assert abs(frac - 0.75) < 0.04, frac
     assert ns["out"].observations["last_x0"].shape == (10, 4096, 3)
     assert ns["out"].observations["score_sq"].shape == (200,)

@@ -17,7 +17,7 @@ import pytest
 
 import ghostjax as gj
 from ghostjax import sweep
-from ghostjax.census import corner_census, product_ghost_mass
+from ghostjax.metrics.census import census, product_ghost_mass
 from ghostjax.config import ConfigError, cli_guard, load_config
 from ghostjax.sweeps import exact
 from ghostjax.sweeps.spec import SweepConfig, expand
@@ -137,15 +137,15 @@ def test_traced_census_and_ghost_mass_match_reference(dim, weight):
     gm = gj.GaussianMixture.opposite_corners(dim, std=0.3, weight=weight)
     rng = np.random.default_rng(dim)
     x = (rng.normal(size=(2000, dim)) + 0.8 * rng.choice([-1.0, 1.0], size=(2000, 1))).astype(np.float32)
-    f = jax.jit(exact.census_fractions)(x, exact.opposite_corners(dim, jnp.float32(0.3), jnp.float32(weight)),
-                                        jnp.float32(1.0))
-    ref = corner_census(x, gm, radius=1.0)
+    traced = lambda x, s, w, t: exact.census_fractions(x, gj.GaussianMixture.opposite_corners(dim, s, w), t)  # noqa: E731
+    f = jax.jit(traced)(x, jnp.float32(0.3), jnp.float32(weight), jnp.float32(1e-3))
+    ref = {k: float(v) for k, v in census(x, gm).items()}
     np.testing.assert_allclose(np.asarray(f), [ref["real_fraction"], ref["ghost_fraction"], ref["off_fraction"]],
                                atol=1e-6)
     assert 0 < ref["ghost_fraction"] < 1 and 0 < ref["off_fraction"] < 1  # every class is exercised
-    pm = jax.jit(lambda w: exact.predicted_ghost_mass(exact.opposite_corners(dim, jnp.float32(0.3), w)))
-    np.testing.assert_allclose(float(pm(jnp.float32(weight))), product_ghost_mass(gm), rtol=1e-5)
-    np.testing.assert_allclose(product_ghost_mass(gm), 1 - weight**dim - (1 - weight) ** dim, rtol=1e-5)
+    pm = jax.jit(lambda w: product_ghost_mass(gj.GaussianMixture.opposite_corners(dim, jnp.float32(0.3), w)))
+    np.testing.assert_allclose(float(pm(jnp.float32(weight))), float(product_ghost_mass(gm)), rtol=1e-5)
+    np.testing.assert_allclose(float(product_ghost_mass(gm)), 1 - weight**dim - (1 - weight) ** dim, rtol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["geometric", "edm"])

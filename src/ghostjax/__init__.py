@@ -1,11 +1,13 @@
 """ghostjax: a JAX engine for what a score function's structure does to diffusion sampling."""
 
 from . import observers, processes
-from .integrate import METHODS, SampleResult, prior, sample
+from .integrate import SampleResult, prior, sample
 from .losses import LossSpec
+from .metrics.census import census
 from .mixtures import GaussianMixture, all_corners, random_corners
 from .nets import AithalMLP, FactorizedNet, JointMLP, PooledNet, make_net
 from .observers import Histogram, Mean, Moments, Observer, Quantiles, Window
+from .solvers import DDPM, AbstractSolver, EulerMaruyama, OdeEuler, OdeHeun, solver_from_name
 from .training import OptimSpec, fit
 from .processes import (
     ddpm_grid,
@@ -20,8 +22,9 @@ from .processes import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "GaussianMixture", "all_corners", "random_corners",
-    "sample", "prior", "SampleResult", "METHODS",
+    "GaussianMixture", "all_corners", "random_corners", "census",
+    "sample", "prior", "SampleResult",
+    "AbstractSolver", "EulerMaruyama", "OdeEuler", "OdeHeun", "DDPM", "solver_from_name",
     "Observer", "Mean", "Moments", "Quantiles", "Histogram", "Window",
     "geometric_grid", "edm_grid", "ddpm_grid", "sigmas_from_betas", "vp_alpha", "ve_sigma", "vp_score",
     "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "make_net", "LossSpec", "OptimSpec", "fit",

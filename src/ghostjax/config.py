@@ -1,33 +1,49 @@
-"""Typed experiment configs: TOML files checked against frozen dataclass schemas.
+"""Typed experiment configs: TOML files validated by pydantic v2 models.
 
-A schema is a (nested) dataclass whose fields carry types and defaults. `load_config` reads a
-TOML file, applies dotted `key.sub=value` overrides, and builds the dataclass, rejecting unknown
-keys, wrong types and impossible values (a field's `metadata["check"]`, or a dataclass's
-`validate()` method) with a ConfigError whose message names the key. Entry points turn a
-ConfigError into one line on stderr and exit status 2 (`cli_guard`).
+Every config table is a `Section` (a frozen pydantic model that forbids unknown keys); its fields
+carry types, defaults and bounds (`Field(gt=0)`, `Literal[...]`), and cross-field rules are
+`model_validator`s raising ValueError("key: ..."). `load_config` reads a TOML file, applies dotted
+`key.sub=value` overrides and validates in pydantic's strict JSON mode (an int is a valid float,
+a list a valid tuple, nothing else is coerced). The first error becomes a ConfigError whose one-line
+message names the dotted key; entry points print it and exit 2 (`cli_guard`).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import copy
+import json
+import re
 import sys
 import tomllib
-import types
-import typing
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Annotated, Any, Callable, TypeVar
 
-T = TypeVar("T")
+import pydantic
+from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T", bound=BaseModel)
 
 
 class ConfigError(ValueError):
     """A bad config value; the message names the key."""
 
 
-def check(pred: Callable[[Any], bool], what: str):
-    """Field metadata helper: `x: float = field(default=1.0, metadata=check(lambda v: v > 0, "> 0"))`."""
-    return {"check": (pred, what)}
+class Section(BaseModel):
+    """Base of every config table: frozen (hashable, so usable as a static jit argument), unknown
+    keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _plain_name(name: str) -> str:
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise ValueError(f"must be a plain folder name, got {name!r}")
+    return name
+
+
+RunName = Annotated[str, pydantic.AfterValidator(_plain_name)]
+"""A run's name: the default run directory is runs/<name>, so no path separators."""
 
 
 def _parse_value(text: str) -> Any:
@@ -40,8 +56,6 @@ def _parse_value(text: str) -> Any:
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply `a.b.c=value` overrides to nested dict `data` (a copy is returned)."""
-    import copy
-
     data = copy.deepcopy(data)
     for item in overrides:
         if "=" not in item:
@@ -57,85 +71,59 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return True, value
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            ok, v = _type_ok(value, arg)
-            if ok:
-                return True, v
-        return False, value
-    if origin is typing.Literal:
-        return value in typing.get_args(tp), value
-    if origin in (tuple, list):
-        args = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)):
-            return False, value
-        inner = args[0] if args else Any
-        out = []
-        for v in value:
-            ok, v2 = _type_ok(v, inner)
-            if not ok:
-                return False, value
-            out.append(v2)
-        return True, tuple(out)
-    if tp is type(None):
-        return value is None, value
-    if tp is float:
-        if isinstance(value, bool):
-            return False, value
-        if isinstance(value, (int, float)):
-            return True, float(value)
-        return False, value
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
-    if isinstance(tp, type):
-        return isinstance(value, tp), value
-    return True, value
+_NAMES_KEY = re.compile(r"^[A-Za-z_][\w.]*: ")
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+_TYPES = {"int": "int", "float": "float", "string": "str", "bool": "bool", "tuple": "a list", "list": "a list",
+          "dict": "a table", "model": "a table"}
 
 
-def _describe(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+def _fields_at(schema: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the model reached from `schema` along the key path `loc`."""
+    model = schema
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        sub = getattr(field, "annotation", None) if field is not None else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            break
+        model = sub
+    return sorted(model.model_fields)
+
+
+def _message(schema: type[BaseModel], err: dict) -> str:
+    """One line for a pydantic error: '<dotted key>: <what is wrong>'."""
+    loc = tuple(p for p in err["loc"] if isinstance(p, str))
+    key = ".".join(loc)
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        what = f"unknown key (expected one of {', '.join(_fields_at(schema, loc[:-1]))})"
+    elif kind == "missing":
+        what = "missing required key"
+    elif kind in _BOUNDS:
+        bound = next(iter(ctx.values()))
+        what = f"must be {_BOUNDS[kind]} {bound}, got {value!r}"
+    elif kind == "literal_error":
+        what = f"expected one of {ctx.get('expected', '').replace(' or ', ', ')}, got {value!r}"
+    elif kind.split("_")[0] in _TYPES and kind.endswith(("_type", "_parsing", "_from_float")):
+        what = f"expected {_TYPES[kind.split('_')[0]]}, got {value!r}"
+    elif kind == "value_error":
+        what = str(ctx.get("error", err["msg"]))
+        if _NAMES_KEY.match(what):  # a model rule's message starts with the field it names
+            return f"{key}.{what}" if key else what
+    else:
+        what = err["msg"]
+    return f"{key}: {what}" if key else what
 
 
 def build(schema: type[T], data: dict, prefix: str = "") -> T:
-    """Build dataclass `schema` from nested dict `data`, validating every key."""
+    """Validate nested dict `data` against `schema` (strict JSON mode); ConfigError naming the key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
-    hints = typing.get_type_hints(schema)
-    fields = {f.name: f for f in dataclasses.fields(schema)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (expected one of {', '.join(sorted(fields))})")
-    kwargs = {}
-    for name, f in fields.items():
-        key = prefix + name
-        tp = hints[name]
-        if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{key}: missing required key")
-            continue
-        value = data[name]
-        if dataclasses.is_dataclass(tp):
-            kwargs[name] = build(tp, value, key + ".")
-            continue
-        ok, value = _type_ok(value, tp)
-        if not ok:
-            raise ConfigError(f"{key}: expected {_describe(tp)}, got {data[name]!r}")
-        chk = f.metadata.get("check")
-        if chk is not None and not chk[0](value):
-            raise ConfigError(f"{key}: must be {chk[1]}, got {value!r}")
-        kwargs[name] = value
-    obj = schema(**kwargs)
-    validate = getattr(obj, "validate", None)
-    if validate is not None:
-        try:
-            validate()
-        except ConfigError as e:
-            raise ConfigError(f"{prefix}{e}") from None
-    return obj
+    try:
+        return schema.model_validate_json(json.dumps(data), strict=True)
+    except pydantic.ValidationError as e:
+        raise ConfigError(prefix + _message(schema, e.errors()[0])) from None
+    except (TypeError, ValueError) as e:  # a value JSON cannot carry (e.g. a TOML date)
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {e}") from None
 
 
 def read_toml(path: str | Path) -> dict:
@@ -157,11 +145,13 @@ def load_config(schema: type[T], path: str | Path | None, overrides: list[str] |
 
 
 def to_dict(cfg: Any) -> dict:
-    """A dataclass config as a plain nested dict (tuples become lists), for TOML/JSON output."""
+    """A config model as a plain nested dict (tuples become lists), for TOML/JSON output."""
     def conv(v):
-        if dataclasses.is_dataclass(v):
-            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, tuple):
+        if isinstance(v, BaseModel):
+            return {k: conv(getattr(v, k)) for k in type(v).model_fields}
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        if isinstance(v, (tuple, list)):
             return [conv(x) for x in v]
         return v
     return conv(cfg)
@@ -206,11 +196,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def cli_guard(main: Callable[[], int | None]) -> Callable[[], int]:
-    """Wrap an entry point: ConfigError/ValueError/FileNotFoundError -> one line on stderr, exit 2."""
+    """Wrap an entry point: a ConfigError (bad input) -> one line on stderr, exit 2. Any other
+    exception is a bug and keeps its traceback."""
     def wrapped() -> int:
         try:
             return int(main() or 0)
-        except (ConfigError, ValueError, FileNotFoundError) as e:
+        except ConfigError as e:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             print(f"error: {msg}", file=sys.stderr)
             return 2

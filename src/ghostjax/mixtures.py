@@ -17,15 +17,9 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._stream import stream_average
+from ._util import concrete as _concrete
 
 _LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _concrete(a) -> np.ndarray | None:
-    """A NumPy view of `a` when its value is known now (not a tracer), else None."""
-    if isinstance(a, jax.core.Tracer):
-        return None
-    return np.asarray(a)
 
 
 def _float_dtype(dtype):
@@ -210,13 +204,18 @@ class GaussianMixture(eqx.Module):
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def opposite_corners(cls, dim: int, std: float = 0.3, weight: float = 0.5, **kw) -> "GaussianMixture":
-        """Two modes at (+1,…,+1) (weight `weight`) and (−1,…,−1) (weight 1 − weight)."""
+    def opposite_corners(cls, dim: int, std=0.3, weight=0.5, **kw) -> "GaussianMixture":
+        """Two modes at (+1,…,+1) (weight `weight`) and (−1,…,−1) (weight 1 − weight).
+
+        std and weight may be traced (sweeps vmap over them); dim is static."""
         _check_dim(dim)
-        if not 0.0 <= weight <= 1.0:
+        w = _concrete(weight)
+        if w is not None and not 0.0 <= w <= 1.0:
             raise ValueError(f"weight: must lie in [0, 1], got {weight}")
         means = np.stack([np.ones(dim), -np.ones(dim)])
-        return cls(means, np.array([weight, 1.0 - weight]), std, **kw)
+        if w is not None:  # concrete: 1 − w in float64, then cast
+            return cls(means, np.array([float(w), 1.0 - float(w)]), std, **kw)
+        return cls(means, jnp.stack([weight, 1.0 - weight]), std, **kw)
 
     @classmethod
     def hypercube(cls, dim: int, corners=None, weights=None, std=0.3, *, k: int | None = None,
@@ -261,17 +260,21 @@ class GaussianMixture(eqx.Module):
     @classmethod
     def grid(cls, n: int = 5, spacing: float = 2.0, std: float = 0.05, scale: float = 1.0,
              **kw) -> "GaussianMixture":
-        """n × n grid of 2-D modes spacing·(i, j), i, j centred on 0, all divided by `scale`.
+        """n × n grid of 2-D modes spacing·(i, j), i, j centred on 0, all divided by `scale`
+        (spacing, std and scale may be traced; n is static).
 
         Aithal et al.'s "Gaussian25" is grid(5, 2.0, 0.05, scale=sqrt(0.05² + 2²·2)).
         """
         if n < 1:
             raise ValueError(f"n: must be at least 1, got {n}")
-        if scale <= 0:
+        sc = _concrete(scale)
+        if sc is not None and not sc > 0:
             raise ValueError(f"scale: must be positive, got {scale}")
-        c = spacing * (np.arange(n) - (n - 1) / 2)
-        means = np.stack(np.meshgrid(c, c, indexing="ij"), -1).reshape(-1, 2)
-        return cls(means / scale, None, std / scale, **kw)
+        c = np.arange(n) - (n - 1) / 2
+        unit = np.stack(np.meshgrid(c, c, indexing="ij"), -1).reshape(-1, 2)
+        dt = _float_dtype(kw.get("dtype"))
+        scale = jnp.asarray(scale, dt)
+        return cls(jnp.asarray(spacing, dt) / scale * unit.astype(dt), None, jnp.asarray(std, dt) / scale, **kw)
 
     @classmethod
     def line(cls, positions, std: float = 0.05, weights=None, **kw) -> "GaussianMixture":
@@ -286,7 +289,8 @@ class GaussianMixture(eqx.Module):
         _check_dim(dim)
         if n_classes < 1:
             raise ValueError(f"n_classes: must be at least 1, got {n_classes}")
-        means = mean_std * jax.random.normal(key, (n_classes, dim))
+        dt = _float_dtype(kw.get("dtype"))
+        means = jnp.asarray(mean_std, dt) * jax.random.normal(key, (n_classes, dim), dt)
         return cls(means, None, std, **kw)
 
 

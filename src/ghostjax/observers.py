@@ -83,6 +83,25 @@ class Histogram(Observer):
         return state, counts
 
 
+class GroupMean(Observer):
+    """Mean of fn(x, σ, s) over each of `groups` contiguous blocks of particles.
+
+    Output [n_steps, groups, *fn_shape]: independent batch means, from which bootstrap intervals
+    over particles are drawn without storing per-particle trajectories. N must be divisible by
+    `groups`.
+    """
+
+    fn: Callable  # a function (held static by filter_jit) or an eqx.Module (its arrays traced)
+    groups: int = eqx.field(static=True, default=32)
+
+    def update(self, state, x, sigma, score, step):
+        v = _per_particle(self.fn, x, sigma, score)
+        n = v.shape[0]
+        if n % self.groups:
+            raise ValueError(f"GroupMean: {n} particles do not split into {self.groups} groups")
+        return state, jnp.mean(v.reshape((self.groups, n // self.groups) + v.shape[1:]), axis=1)
+
+
 def tweedie_x0(x, sigma, score):
     """Predicted x0 = x + σ² s (Tweedie), per particle [D]."""
     return x + sigma * sigma * score

@@ -14,43 +14,65 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ._util import concrete
 
-def _check_range(sigma_max: float, sigma_min: float, n: int) -> None:
+
+def _check_range(sigma_max, sigma_min, n: int) -> None:
     if n < 1:
         raise ValueError(f"n: number of steps must be at least 1, got {n}")
-    if not sigma_max > 0:
+    hi, lo = concrete(sigma_max), concrete(sigma_min)
+    if hi is not None and not hi > 0:
         raise ValueError(f"sigma_max: must be positive, got {sigma_max}")
-    if not 0 < sigma_min < sigma_max:
+    if hi is not None and lo is not None and not 0 < lo < hi:
         raise ValueError(f"sigma_min: must lie in (0, sigma_max), got {sigma_min}")
 
 
-def _finish(s: np.ndarray, include_zero: bool, dtype) -> Array:
-    if include_zero:
-        s = np.concatenate([s, [0.0]])
-    return jnp.asarray(s, dtype=dtype if dtype is not None else jnp.result_type(float))
+def _dtype(dtype, *values):
+    if dtype is not None:
+        return jnp.dtype(dtype)
+    traced = [v for v in values if concrete(v) is None]
+    return jnp.result_type(*traced) if traced else jnp.result_type(float)
 
 
-def geometric_grid(sigma_max: float, sigma_min: float, n: int, include_zero: bool = True,
-                   dtype=None) -> Float[Array, " m"]:
-    """n geometric steps σ_max → σ_min (n + 1 values), then 0 if include_zero."""
+def _grid(formula, values: tuple, n: int, include_zero: bool, dtype) -> Float[Array, " m"]:
+    """Evaluate formula(xp, i [m], *values) -> σ [m] at i = 0 … 1 (m = n + 1 − include_zero), in
+    float64 NumPy when every value is concrete (exact end points), else in JAX (traced values)."""
+    dt = _dtype(dtype, *values)
+    m = n + 1 - int(include_zero)
+    if all(concrete(v) is not None for v in values):
+        s = jnp.asarray(formula(np, np.arange(m) / max(m - 1, 1), *(np.float64(v) for v in values)), dt)
+    else:
+        s = formula(jnp, jnp.arange(m, dtype=dt) / max(m - 1, 1), *(jnp.asarray(v, dt) for v in values))
+    return jnp.concatenate([s, jnp.zeros((1,), dt)]) if include_zero else s
+
+
+def _geometric(xp, i, hi, lo):
+    return xp.exp(xp.log(hi) + i * (xp.log(lo) - xp.log(hi)))
+
+
+def _karras(xp, i, hi, lo, rho):
+    a, b = hi ** (1.0 / rho), lo ** (1.0 / rho)
+    return (a + i * (b - a)) ** rho
+
+
+def geometric_grid(sigma_max, sigma_min, n: int, include_zero: bool = True, dtype=None) -> Float[Array, " m"]:
+    """n geometric steps σ_max → σ_min (n + 1 values), then 0 if include_zero.
+
+    σ_max and σ_min may be traced (sweeps vmap over them); n is static."""
     _check_range(sigma_max, sigma_min, n)
-    s = np.geomspace(sigma_max, sigma_min, n + 1 - int(include_zero))
-    return _finish(s, include_zero, dtype)
+    return _grid(_geometric, (sigma_max, sigma_min), n, include_zero, dtype)
 
 
-def edm_grid(sigma_max: float, sigma_min: float, n: int, rho: float = 7.0, include_zero: bool = True,
-             dtype=None) -> Float[Array, " m"]:
+def edm_grid(sigma_max, sigma_min, n: int, rho=7.0, include_zero: bool = True, dtype=None) -> Float[Array, " m"]:
     """Karras et al. (2022) grid σ_i = (σ_max^{1/ρ} + i/(N−1)(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ.
 
     N = n (+1 without the final zero) values, then 0: n steps in all when include_zero.
-    """
+    σ_max, σ_min and ρ may be traced; n is static."""
     _check_range(sigma_max, sigma_min, n)
-    if rho <= 0:
+    r = concrete(rho)
+    if r is not None and not r > 0:
         raise ValueError(f"rho: must be positive, got {rho}")
-    m = n + 1 - int(include_zero)
-    i = np.arange(m) / max(m - 1, 1)
-    s = (sigma_max ** (1 / rho) + i * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
-    return _finish(s, include_zero, dtype)
+    return _grid(_karras, (sigma_max, sigma_min, rho), n, include_zero, dtype)
 
 
 def linear_betas(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> np.ndarray:
@@ -83,7 +105,8 @@ def sigmas_from_betas(betas, include_zero: bool = True, dtype=None) -> Float[Arr
     if np.any(betas <= 0) or np.any(betas >= 1):
         raise ValueError("betas: every β_t must lie in (0, 1)")
     sig = np.sqrt(np.expm1(-np.cumsum(np.log1p(-betas))))
-    return _finish(sig[::-1], include_zero, dtype)
+    s = np.concatenate([sig[::-1], [0.0]]) if include_zero else sig[::-1]
+    return jnp.asarray(s, jnp.dtype(dtype) if dtype is not None else jnp.result_type(float))
 
 
 def ddpm_grid(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, schedule: str = "linear",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Callable
 
 NAMES = ("census", "blind_corners", "two_gaps", "entropy_production", "speciation", "coupling")
 
@@ -32,5 +31,3 @@ def study_module(name: str):
 def no_progress(it, **kw):
     return it
 
-
-Progress = Callable[..., Any]

@@ -1,32 +1,16 @@
-"""Helpers shared by the study modules: config checks and σ grids in units of σ_data."""
+"""Helpers shared by the study modules: config rules and CSV rows."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from ..config import ConfigError, check
-
-POS = check(lambda v: v > 0, "> 0")
-POS_INT = check(lambda v: v >= 1, ">= 1")
-UNIT = check(lambda v: 0 < v < 1, "in (0, 1)")
-
-
-def field(default, meta=None):
-    if isinstance(default, (list, tuple)):
-        return dataclasses.field(default=tuple(default), metadata=meta or {})
-    return dataclasses.field(default=default, metadata=meta or {})
+from ..config import ConfigError
 
 
 def require(cond: bool, msg: str) -> None:
+    """Raise ConfigError(msg) unless `cond` (inside a config's model validator)."""
     if not cond:
         raise ConfigError(msg)
-
-
-def sigma_axis(lo: float, hi: float, n: int) -> np.ndarray:
-    """Geometric σ axis [n] from lo to hi (ascending)."""
-    return np.geomspace(lo, hi, n)
 
 
 def rows(**cols) -> list[dict]:

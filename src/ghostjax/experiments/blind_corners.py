@@ -4,39 +4,41 @@ their ratio, for balanced and asymmetric weights, unequal variances and more mod
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import numpy as np
 
+from pydantic import Field, model_validator
+
 from .. import plots
-from ..metrics import crossing
-from ..metrics_gaps import score_magnitudes
+from ..config import Section
+from ..metrics.gaps import score_magnitudes
+from ..metrics.peaks import crossing
 from ..mixtures import GaussianMixture, all_corners, random_corners
 from . import Results, no_progress
-from ._common import POS, POS_INT, UNIT, field, require, rows
+from ._common import require, rows
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Section):
     study: str = "blind_corners"
     seed: int = 0
-    dim: int = field(3, POS_INT)
-    std: float = field(0.3, POS)
-    asym_weight: float = field(0.95, UNIT)
-    std_ratio: float = field(2.0, POS)
-    more_dim: int = field(4, POS_INT)
-    more_k: int = field(4, POS_INT)
-    high_dim: int = field(8, POS_INT)
-    sigma_lo: float = field(0.05, POS)     # in units of σ_data
-    sigma_hi: float = field(30.0, POS)
-    n_sigma: int = field(241, POS_INT)
-    ratios: tuple[float, ...] = field((80.0, 3000.0))
+    dim: int = Field(3, ge=1)
+    std: float = Field(0.3, gt=0)
+    asym_weight: float = Field(0.95, gt=0, lt=1)
+    std_ratio: float = Field(2.0, gt=0)
+    more_dim: int = Field(4, ge=1)
+    more_k: int = Field(4, ge=1)
+    high_dim: int = Field(8, ge=1)
+    sigma_lo: float = Field(0.05, gt=0)     # in units of σ_data
+    sigma_hi: float = Field(30.0, gt=0)
+    n_sigma: int = Field(241, ge=1)
+    ratios: tuple[float, ...] = (80.0, 3000.0)
 
-    def validate(self):
+    @model_validator(mode="after")
+    def _rules(self):
         require(self.sigma_lo < self.sigma_hi, "sigma_lo: must be below sigma_hi")
         require(max(self.dim, self.more_dim, self.high_dim) <= 12, "dim: blind corners are enumerated, D <= 12")
         require(self.more_k < 2**self.more_dim, "more_k: leaves no blind corner")
+        return self
 
 
 def cases(cfg: Config) -> dict:

@@ -3,47 +3,50 @@ ghost counts 2^D − k against enumeration (including corners that do not see bo
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import numpy as np
 
+from pydantic import Field, model_validator
+
 from .. import plots
+from ..config import Section
 from ..integrate import prior, sample
-from ..metrics import census_pair, enumerate_ghost_corners, ghost_count
+from ..metrics.census import DEFAULT_TAIL, census, corner_counts, enumerate_ghost_corners, ghost_count, product_ghost_mass
 from ..mixtures import GaussianMixture, random_corners
 from ..processes import grid_from_config
+from ..solvers import SOLVERS, solver_from_name
 from . import Results, no_progress
-from ._common import POS, POS_INT, UNIT, field, require
+from ._common import require
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Section):
     study: str = "census"
     seed: int = 0
-    dim: int = field(3, POS_INT)
-    std: float = field(0.3, POS)
-    asym_weight: float = field(0.95, UNIT)
-    std_ratio: float = field(2.0, POS)        # unequal variances: stds std·(2/(1+r), 2r/(1+r))
-    random_dim: int = field(4, POS_INT)
-    random_k: int = field(4, POS_INT)
-    n: int = field(4096, POS_INT)
-    n_steps: int = field(200, POS_INT)
-    sigma_max: float = field(10.0, POS)
-    sigma_min: float = field(1e-3, POS)
+    dim: int = Field(3, ge=1)
+    std: float = Field(0.3, gt=0)
+    asym_weight: float = Field(0.95, gt=0, lt=1)
+    std_ratio: float = Field(2.0, gt=0)        # unequal variances: stds std·(2/(1+r), 2r/(1+r))
+    random_dim: int = Field(4, ge=1)
+    random_k: int = Field(4, ge=1)
+    n: int = Field(4096, ge=1)
+    n_steps: int = Field(200, ge=1)
+    sigma_max: float = Field(10.0, gt=0)
+    sigma_min: float = Field(1e-3, gt=0)
     grid: str = "geometric"
     method: str = "euler_maruyama"
-    radius: float = field(1.0, POS)
-    enum_max_dim: int = field(8, POS_INT)
-    enum_trials: int = field(20, POS_INT)
+    tail: float = Field(DEFAULT_TAIL, gt=0, lt=1)   # census: P(exact data sample not real)
+    enum_max_dim: int = Field(8, ge=1)
+    enum_trials: int = Field(20, ge=1)
 
-    def validate(self):
+    @model_validator(mode="after")
+    def _rules(self):
         require(self.sigma_min < self.sigma_max, "sigma_min: must be below sigma_max")
         require(self.random_k <= 2**self.random_dim, "random_k: more corners than the random_dim-cube has")
         require(self.enum_max_dim <= 12, "enum_max_dim: must be <= 12 (enumeration is 2^D)")
         require(self.dim <= 12 and self.random_dim <= 12, "dim: census cases need D <= 12")
-        require(self.method in ("euler_maruyama", "ode_euler", "ode_heun", "ddpm"), f"method: unknown {self.method!r}")
+        require(self.method in SOLVERS, f"method: expected one of {', '.join(SOLVERS)}, got {self.method!r}")
         require(self.grid in ("geometric", "edm"), "grid: expected 'geometric' or 'edm'")
+        return self
 
 
 def cases(cfg: Config) -> dict:
@@ -65,6 +68,16 @@ def cases(cfg: Config) -> dict:
             GaussianMixture.hypercube(cfg.random_dim, random_corners(key, cfg.random_dim, cfg.random_k), std=s),
         f"k=3 one shared sign D={partial.shape[1]}": GaussianMixture.hypercube(partial.shape[1], partial, std=s),
     }
+
+
+def census_pair(gm: GaussianMixture, x_joint, x_fact, tail: float) -> dict:
+    """Census of samples drawn with the joint and with the factorized score, with per-corner
+    counts, the product-of-marginals ghost mass and the ghost count of hypercube mixture `gm`."""
+    out = {}
+    for name, x in (("joint", x_joint), ("factorized", x_fact)):
+        c = {k: float(v) if k.endswith("fraction") or k == "threshold" else int(v) for k, v in census(x, gm, tail).items()}
+        out[name] = {**c, "per_corner": corner_counts(x, gm, tail)}
+    return {**out, "predicted_ghost_mass": float(product_ghost_mass(gm)), **ghost_count(np.asarray(gm.means))}
 
 
 def enumeration_table(cfg: Config) -> list[dict]:
@@ -93,9 +106,10 @@ def run(cfg: Config, progress=no_progress) -> Results:
     for i, (name, gm) in enumerate(progress(cs.items(), desc="census cases", total=len(cs))):
         k0, k1, k2 = jax.random.split(jax.random.fold_in(key, i), 3)
         x0 = prior(k0, cfg.n, gm.dim, cfg.sigma_max)
-        xj = sample(gm.score, x0, grid, k1, method=cfg.method).x
-        xf = sample(gm.factorized_score, x0, grid, k2, method=cfg.method).x
-        c = census_pair(gm, xj, xf, cfg.radius)
+        solver = solver_from_name(cfg.method)
+        xj = sample(gm.score, x0, grid, k1, solver=solver).x
+        xf = sample(gm.factorized_score, x0, grid, k2, solver=solver).x
+        c = census_pair(gm, xj, xf, cfg.tail)
         mu = np.asarray(gm.means) > 0
         c["real_corner_codes"] = sorted({int(v) for v in (mu * 2 ** np.arange(gm.dim)).sum(1)})
         results[name] = c

@@ -5,38 +5,40 @@ measured clone probabilities (seed 000: the λ± = −β ± g hierarchy)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import numpy as np
 
+from pydantic import Field, model_validator
+
 from .. import plots
-from ..metrics import crossing
-from ..metrics_speciation import clone_probability, corner_tables
+from ..config import Section
+from ..metrics.peaks import crossing
+from ..metrics.speciation import clone_probability, corner_tables
 from ..mixtures import GaussianMixture
 from . import Results, no_progress
-from ._common import POS, POS_INT, field, require, rows
+from ._common import require, rows
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Section):
     study: str = "coupling"
     seed: int = 0
-    dim: int = field(5, POS_INT)
-    std: float = field(0.3, POS)
-    couplings: tuple[float, ...] = field(tuple(np.round(np.linspace(0.0, 1.5, 16), 3).tolist()))
-    clone_couplings: tuple[float, ...] = field((0.0, 0.2, 0.5, 1.0))
-    start_lo: float = field(0.05, POS)
-    start_hi: float = field(8.0, POS)
-    n_starts: int = field(15, POS_INT)
-    n_pairs: int = field(1024, POS_INT)
-    n_steps: int = field(60, POS_INT)
+    dim: int = Field(5, ge=1)
+    std: float = Field(0.3, gt=0)
+    couplings: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 1.5, 16), 3).tolist())
+    clone_couplings: tuple[float, ...] = (0.0, 0.2, 0.5, 1.0)
+    start_lo: float = Field(0.05, gt=0)
+    start_hi: float = Field(8.0, gt=0)
+    n_starts: int = Field(15, ge=1)
+    n_pairs: int = Field(1024, ge=1)
+    n_steps: int = Field(60, ge=1)
 
-    def validate(self):
+    @model_validator(mode="after")
+    def _rules(self):
         require(2 <= self.dim <= 10, "dim: must lie in [2, 10] (2^D corners are enumerated)")
         require(self.dim % 2 == 1, "dim: must be odd, so the sign of Σ_i x_i (the common mode) has no ties")
         require(all(g >= 0 for g in self.couplings + self.clone_couplings), "couplings: must be >= 0")
         require(self.start_lo < self.start_hi, "start_lo: must be below start_hi")
+        return self
 
 
 def run(cfg: Config, progress=no_progress) -> Results:

@@ -4,56 +4,51 @@ larger D. Definitions are in metrics_gaps.entropy_production; all are reported."
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import numpy as np
 
+from pydantic import Field, model_validator
+
 from .. import plots
-from ..metrics import find_peak
-from ..metrics_gaps import distribution_gap, entropy_production, trajectory_gap
+from ..config import Section
+from ..metrics.gaps import EXCESS_MEASURES as PEAK_MEASURES
+from ..metrics.gaps import distribution_gap, entropy_production, trajectory_gap
+from ..metrics.peaks import curve_peaks, find_peak
 from ..mixtures import GaussianMixture
 from ..processes import geometric_grid
 from . import Results, no_progress
-from ._common import POS, POS_INT, UNIT, field, require, rows
-from .two_gaps import peaks
-
-# Peak measures of the excess (names as in entropy_production()).
-PEAK_MEASURES = {
-    "excess_dsigma": lambda m, s: s * m[:, 0],
-    "excess_dlnsigma": lambda m, s: s * s * m[:, 0],
-    "G": lambda m, s: m[:, 0],
-}
+from ._common import require, rows
 FRACTIONS = ("frac_excess_over_joint", "frac_excess_over_fact", "frac_fact_minus_joint")
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Section):
     study: str = "entropy_production"
     seed: int = 0
-    dims: tuple[int, ...] = field((2, 3, 4, 5, 6, 7, 8, 16, 32))
-    claim_dims: tuple[int, ...] = field((2, 3, 4, 5, 6, 7, 8))
-    std: float = field(0.3, POS)
-    weight: float = field(0.5, UNIT)
-    n: int = field(8192, POS_INT)
-    groups: int = field(32, POS_INT)
-    sigma_lo: float = field(0.1, POS)
-    sigma_hi: float = field(30.0, POS)
-    n_sigma: int = field(49, POS_INT)
-    traj_dims: tuple[int, ...] = field((3, 8))
-    traj_n: int = field(4096, POS_INT)
-    traj_steps: int = field(500, POS_INT)
-    sigma_max: float = field(10.0, POS)
-    sigma_min: float = field(0.01, POS)
-    n_boot: int = field(200, POS_INT)
-    level: float = field(0.9, UNIT)
+    dims: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8, 16, 32)
+    claim_dims: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
+    std: float = Field(0.3, gt=0)
+    weight: float = Field(0.5, gt=0, lt=1)
+    n: int = Field(8192, ge=1)
+    groups: int = Field(32, ge=1)
+    sigma_lo: float = Field(0.1, gt=0)
+    sigma_hi: float = Field(30.0, gt=0)
+    n_sigma: int = Field(49, ge=1)
+    traj_dims: tuple[int, ...] = (3, 8)
+    traj_n: int = Field(4096, ge=1)
+    traj_steps: int = Field(500, ge=1)
+    sigma_max: float = Field(10.0, gt=0)
+    sigma_min: float = Field(0.01, gt=0)
+    n_boot: int = Field(200, ge=1)
+    level: float = Field(0.9, gt=0, lt=1)
 
-    def validate(self):
+    @model_validator(mode="after")
+    def _rules(self):
         require(len(self.dims) >= 1 and min(self.dims) >= 1, "dims: need positive dimensions")
         require(set(self.claim_dims) <= set(self.dims), "claim_dims: must be a subset of dims")
         require(set(self.traj_dims) <= set(self.dims), "traj_dims: must be a subset of dims")
         require(self.n % self.groups == 0 and self.traj_n % self.groups == 0, "n: must be a multiple of groups")
         require(self.sigma_lo < self.sigma_hi and self.sigma_min < self.sigma_max, "sigma_lo: must be below sigma_hi")
+        return self
 
 
 def run(cfg: Config, progress=no_progress) -> Results:
@@ -67,7 +62,7 @@ def run(cfg: Config, progress=no_progress) -> Results:
         g = distribution_gap(gm, sig, cfg.n, jax.random.fold_in(key, d), cfg.groups)
         m = g.mean(1).astype(np.float64)
         ep = entropy_production(sig, m[:, 1], m[:, 2], m[:, 0])
-        pk = peaks(sig, g, sd, cfg, PEAK_MEASURES)
+        pk = curve_peaks(sig, g, sd, PEAK_MEASURES, seed=cfg.seed, n_boot=cfg.n_boot, level=cfg.level)
         at_peak, at_ci = {}, {}
         lx = np.log(sig / sd)
         for meas, p in pk.items():  # fractions interpolated (in ln σ) at σ* and at the ends of its interval

@@ -3,43 +3,43 @@ clone probabilities, against σ* of the gap, as D grows (seed 000: "σ_S ~ √D,
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import numpy as np
 
+from pydantic import Field, model_validator
+
 from .. import plots
-from ..metrics import crossing
-from ..metrics_speciation import clone_baseline, clone_probability, covariance_speciation
+from ..config import Section
+from ..metrics.gaps import EXCESS_MEASURES, distribution_gap
+from ..metrics.peaks import crossing, curve_peaks
+from ..metrics.speciation import clone_baseline, clone_probability, covariance_speciation
 from ..mixtures import GaussianMixture
 from . import Results, no_progress
-from ._common import POS, POS_INT, UNIT, field, require, rows
-from .entropy_production import PEAK_MEASURES
-from .two_gaps import peaks
-from ..metrics_gaps import distribution_gap
+from ._common import require, rows
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Section):
     study: str = "speciation"
     seed: int = 0
-    dims: tuple[int, ...] = field((2, 3, 4, 6, 8, 16))
-    std: float = field(0.3, POS)
-    weight: float = field(0.5, UNIT)
-    start_lo: float = field(0.05, POS)     # clone start σ, absolute
-    start_hi: float = field(8.0, POS)
-    n_starts: int = field(17, POS_INT)
-    n_pairs: int = field(1024, POS_INT)
-    n_steps: int = field(60, POS_INT)
-    gap_n: int = field(4096, POS_INT)
-    groups: int = field(32, POS_INT)
-    n_sigma: int = field(41, POS_INT)
-    n_boot: int = field(100, POS_INT)
-    level: float = field(0.9, UNIT)
+    dims: tuple[int, ...] = (2, 3, 4, 6, 8, 16)
+    std: float = Field(0.3, gt=0)
+    weight: float = Field(0.5, gt=0, lt=1)
+    start_lo: float = Field(0.05, gt=0)     # clone start σ, absolute
+    start_hi: float = Field(8.0, gt=0)
+    n_starts: int = Field(17, ge=1)
+    n_pairs: int = Field(1024, ge=1)
+    n_steps: int = Field(60, ge=1)
+    gap_n: int = Field(4096, ge=1)
+    groups: int = Field(32, ge=1)
+    n_sigma: int = Field(41, ge=1)
+    n_boot: int = Field(100, ge=1)
+    level: float = Field(0.9, gt=0, lt=1)
 
-    def validate(self):
+    @model_validator(mode="after")
+    def _rules(self):
         require(self.start_lo < self.start_hi, "start_lo: must be below start_hi")
         require(self.gap_n % self.groups == 0, "gap_n: must be a multiple of groups")
+        return self
 
 
 def run(cfg: Config, progress=no_progress) -> Results:
@@ -59,7 +59,7 @@ def run(cfg: Config, progress=no_progress) -> Results:
         s_hi = crossing(starts, phi["phi_mode"] + 2 * phi["phi_mode_se"], mid, log=False)
         sig = np.geomspace(0.1, 30, cfg.n_sigma) * sd
         g = distribution_gap(gm, sig, cfg.gap_n, jax.random.fold_in(key, 100 + d), cfg.groups)
-        pk = peaks(sig, g, sd, cfg, PEAK_MEASURES)
+        pk = curve_peaks(sig, g, sd, EXCESS_MEASURES, seed=cfg.seed, n_boot=cfg.n_boot, level=cfg.level)
         ratios = {m: {"cov": cov["sigma_S"] / (p["x"] * sd),
                       "measured": None if s_meas is None else s_meas / (p["x"] * sd)} for m, p in pk.items()}
         per_dim[str(d)] = {"sigma_data": sd, **cov, "sigma_S_measured": s_meas, "sigma_S_measured_interval": [s_lo, s_hi],

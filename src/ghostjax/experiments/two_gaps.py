@@ -5,64 +5,57 @@ dependence on the integrator (SDE vs probability-flow ODE, step count, grid)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import numpy as np
 
+from pydantic import Field, model_validator
+
 from .. import plots
-from ..metrics import bootstrap_peak
-from ..metrics_gaps import distribution_gap, marginal_fisher_quadrature, trajectory_gap
+from ..config import Section
+from ..metrics.gaps import MEASURES, distribution_gap, marginal_fisher_quadrature, trajectory_gap
+from ..metrics.peaks import curve_peaks
 from ..mixtures import GaussianMixture
 from ..processes import grid_from_config
+from ..solvers import SOLVERS, solver_from_name
 from . import Results, no_progress
-from ._common import POS, POS_INT, UNIT, field, require, rows
+from ._common import require, rows
 
-METHODS = ("euler_maruyama", "ode_euler", "ode_heun", "ddpm")
 GRIDS = ("geometric", "edm", "ddpm")
-
-# Measures whose peak is reported: a name -> function of the averaged (G, J_joint, J_fact) [n, 3] and σ.
-MEASURES = {
-    "G": lambda m, s: m[:, 0],
-    "G_rel": lambda m, s: m[:, 0] / m[:, 1],
-    "sigma_G": lambda m, s: s * m[:, 0],
-    "sigma2_G": lambda m, s: s * s * m[:, 0],
-}
 
 
 def parse_integrator(spec: str) -> tuple[str, int, str]:
     """'method:steps:grid' -> (method, steps, grid)."""
     parts = spec.split(":")
-    if len(parts) != 3 or parts[0] not in METHODS or parts[2] not in GRIDS or not parts[1].isdigit() or int(parts[1]) < 2:
-        raise ValueError(f"integrators: expected 'method:steps:grid' with method in {METHODS}, grid in {GRIDS}, "
+    if len(parts) != 3 or parts[0] not in SOLVERS or parts[2] not in GRIDS or not parts[1].isdigit() or int(parts[1]) < 2:
+        raise ValueError(f"integrators: expected 'method:steps:grid' with method in {tuple(SOLVERS)}, grid in {GRIDS}, "
                          f"steps ≥ 2, got {spec!r}")
     return parts[0], int(parts[1]), parts[2]
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Section):
     study: str = "two_gaps"
     seed: int = 0
-    dim: int = field(3, POS_INT)
-    std: float = field(0.3, POS)
-    weight: float = field(0.5, UNIT)
-    n: int = field(16384, POS_INT)
-    groups: int = field(32, POS_INT)
-    sigma_lo: float = field(0.1, POS)     # σ axis of G_dist in units of σ_data
-    sigma_hi: float = field(30.0, POS)
-    n_sigma: int = field(61, POS_INT)
-    traj_n: int = field(8192, POS_INT)
-    sigma_max: float = field(10.0, POS)   # absolute σ range of the samplers
-    sigma_min: float = field(0.003, POS)
-    integrators: tuple[str, ...] = field(("euler_maruyama:1000:geometric", "euler_maruyama:200:geometric",
+    dim: int = Field(3, ge=1)
+    std: float = Field(0.3, gt=0)
+    weight: float = Field(0.5, gt=0, lt=1)
+    n: int = Field(16384, ge=1)
+    groups: int = Field(32, ge=1)
+    sigma_lo: float = Field(0.1, gt=0)     # σ axis of G_dist in units of σ_data
+    sigma_hi: float = Field(30.0, gt=0)
+    n_sigma: int = Field(61, ge=1)
+    traj_n: int = Field(8192, ge=1)
+    sigma_max: float = Field(10.0, gt=0)   # absolute σ range of the samplers
+    sigma_min: float = Field(0.003, gt=0)
+    integrators: tuple[str, ...] = (("euler_maruyama:1000:geometric", "euler_maruyama:200:geometric",
                                           "euler_maruyama:50:geometric", "euler_maruyama:20:geometric",
                                           "euler_maruyama:200:edm", "ode_heun:200:geometric",
                                           "ode_euler:200:geometric", "ddpm:1000:ddpm"))
     reference: str = "euler_maruyama:1000:geometric"
-    n_boot: int = field(300, POS_INT)
-    level: float = field(0.9, UNIT)
+    n_boot: int = Field(300, ge=1)
+    level: float = Field(0.9, gt=0, lt=1)
 
-    def validate(self):
+    @model_validator(mode="after")
+    def _rules(self):
         require(self.sigma_lo < self.sigma_hi, "sigma_lo: must be below sigma_hi")
         require(self.sigma_min < self.sigma_max, "sigma_min: must be below sigma_max")
         require(self.n % self.groups == 0, "n: must be a multiple of groups")
@@ -74,17 +67,12 @@ class Config:
             except ValueError as e:
                 require(False, str(e))
         require(self.reference in self.integrators, "reference: must be one of integrators")
+        return self
 
 
 def peaks(sig, groups, sd, cfg, which=MEASURES) -> dict:
-    """Bootstrap peaks (in units of σ_data) of each measure from group means [B, n, 3]."""
-    g = np.moveaxis(np.asarray(groups, np.float64), 1, 0)  # [B, n, 3]
-    out = {}
-    for name, f in which.items():
-        pk = bootstrap_peak(sig / sd, g, seed=cfg.seed, n_boot=cfg.n_boot, level=cfg.level,
-                            transform=lambda m, f=f: f(m, sig))
-        out[name] = pk
-    return out
+    """Bootstrap peaks (in units of σ_data) of each measure from group means [n, B, 3]."""
+    return curve_peaks(sig, groups, sd, which, seed=cfg.seed, n_boot=cfg.n_boot, level=cfg.level)
 
 
 def run(cfg: Config, progress=no_progress) -> Results:
@@ -118,7 +106,8 @@ def run(cfg: Config, progress=no_progress) -> Results:
         grid = grid_from_config(grid_kind, steps, cfg.sigma_max, cfg.sigma_min)
         if grid_kind == "ddpm":
             grid = grid_from_config("ddpm", steps, 1.0, 0.5)  # the DDPM grid fixes its own σ range
-        s_t, vals, _ = trajectory_gap(gm, grid, cfg.traj_n, jax.random.fold_in(key, j + 1), method, cfg.groups)
+        s_t, vals, _ = trajectory_gap(gm, grid, cfg.traj_n, jax.random.fold_in(key, j + 1),
+                                     solver_from_name(method), cfg.groups)
         keep = (s_t >= sig[0]) & (s_t <= sig[-1])
         s_k, v_k = s_t[keep], vals[keep]
         m = v_k.mean(1).astype(np.float64)

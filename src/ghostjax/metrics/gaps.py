@@ -21,11 +21,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .integrate import prior, sample
-from .metrics import GroupMean
-from .mixtures import GaussianMixture
+from ..integrate import prior, sample
+from ..mixtures import GaussianMixture
+from ..observers import GroupMean
+from ..solvers import AbstractSolver
 
-TERMS = ("gap", "joint_sq", "fact_sq")
+# Curves whose peaks the studies report: name -> f(group-averaged (G, J_joint, J_fact) [n, 3], σ [n]).
+MEASURES = {
+    "G": lambda m, s: m[:, 0],
+    "G_rel": lambda m, s: m[:, 0] / m[:, 1],
+    "sigma_G": lambda m, s: s * m[:, 0],
+    "sigma2_G": lambda m, s: s * s * m[:, 0],
+}
+# Peak measures of the excess entropy production (names as in entropy_production()).
+EXCESS_MEASURES = {
+    "excess_dsigma": lambda m, s: s * m[:, 0],
+    "excess_dlnsigma": lambda m, s: s * s * m[:, 0],
+    "G": lambda m, s: m[:, 0],
+}
 
 
 class GapTerms(eqx.Module):
@@ -83,7 +96,7 @@ def _dist_terms(gm: GaussianMixture, sig, keys, n: int, groups: int):
     return jax.lax.map(one, (keys, sig))
 
 
-def trajectory_gap(gm: GaussianMixture, grid, n: int, key, method: str = "euler_maruyama",
+def trajectory_gap(gm: GaussianMixture, grid, n: int, key, solver: AbstractSolver | None = None,
                    groups: int = 32, driver: str = "joint"):
     """Run a reverse sampler from the VE prior at σ = grid[0] down `grid` and record group means
     of (Δ², ‖s_joint‖², ‖s_fact‖²) at every step.
@@ -97,7 +110,7 @@ def trajectory_gap(gm: GaussianMixture, grid, n: int, key, method: str = "euler_
     x0 = prior(k0, n, gm.dim, grid[0], gm.means.dtype)
     score = gm.score if driver == "joint" else gm.factorized_score
     fn = gap_terms(gm) if driver == "joint" else cross_terms(gm)
-    res = sample(score, x0, grid, k1, method=method, observers={"g": GroupMean(fn, groups)})
+    res = sample(score, x0, grid, k1, solver=solver, observers={"g": GroupMean(fn, groups)})
     return np.asarray(res.sigmas), np.asarray(res.observations["g"]), res.x
 
 

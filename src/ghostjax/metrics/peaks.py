@@ -1,23 +1,11 @@
-"""Metrics shared by the ghost-mode studies: peak finding with bootstrap intervals, level
-crossings, a grouped-mean observer, and the ghost census of joint vs factorized samples.
-
-The gap / entropy-production quantities live in `metrics_gaps.py`, speciation and coupling in
-`metrics_speciation.py`; this module holds the generic pieces they share.
-"""
+"""Peaks and crossings of sampled curves: the location of a maximum (refined by a parabola),
+its bootstrap interval over independent particle groups, and level crossings."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Callable
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
 import numpy as np
-
-from .census import corner_census, n_ghost_corners, product_ghost_mass
-from .mixtures import GaussianMixture
-from .observers import Observer
 
 
 # ---------------------------------------------------------------------------- peaks and crossings
@@ -93,58 +81,13 @@ def crossing(x, y, level: float, log: bool = True) -> float | None:
     return float(x0 + t * (x1 - x0))
 
 
-# ---------------------------------------------------------------------------- observer
-class GroupMean(Observer):
-    """Mean of fn(x, σ, s) over each of `groups` contiguous blocks of particles.
+def curve_peaks(sig, groups, scale: float, measures: dict, seed: int = 0, n_boot: int = 400,
+                level: float = 0.9) -> dict:
+    """Bootstrap peaks, with σ in units of `scale`, of each measure of group means.
 
-    Output [n_steps, groups, *fn_shape]: independent batch means, from which bootstrap intervals
-    over particles are drawn without storing per-particle trajectories. N must be divisible by
-    `groups`.
-    """
-
-    fn: Callable  # a function (held static by filter_jit) or an eqx.Module (its arrays traced)
-    groups: int = eqx.field(static=True, default=32)
-
-    def update(self, state, x, sigma, score, step):
-        v = jax.vmap(self.fn, in_axes=(0, None, 0))(x, sigma, score)
-        n = v.shape[0]
-        if n % self.groups:
-            raise ValueError(f"GroupMean: {n} particles do not split into {self.groups} groups")
-        return state, jnp.mean(v.reshape((self.groups, n // self.groups) + v.shape[1:]), axis=1)
-
-
-# ---------------------------------------------------------------------------- census
-def enumerate_ghost_corners(corners) -> int:
-    """Ghost count by brute force: corners of {−1,+1}^D on which the product of the per-coordinate
-    sign marginals of `corners` [k, D] is positive, minus the data corners. For tests (D ≤ 16)."""
-    corners = np.sign(np.asarray(corners, np.float64))
-    k, d = corners.shape
-    if d > 16:
-        raise ValueError(f"enumerate_ghost_corners: D ≤ 16, got {d}")
-    signs_seen = [set(corners[:, i].tolist()) for i in range(d)]
-    data = {tuple(c) for c in corners.tolist()}
-    support = sum(1 for c in itertools.product((-1.0, 1.0), repeat=d)
-                  if all(c[i] in signs_seen[i] for i in range(d)))
-    return support - len(data)
-
-
-def ghost_count(corners) -> dict:
-    """{'formula_2D_minus_k': 2^D − k, 'count': the true count 2^{D_free} − k, 'd_free': D_free}.
-
-    The seed's 2^D − k holds only when every coordinate sees both signs among the data corners;
-    each coordinate on which all modes agree halves the support of the product of marginals.
-    """
-    corners = np.sign(np.asarray(corners, np.float64))
-    k, d = corners.shape
-    free = int(np.sum(np.any(corners > 0, axis=0) & np.any(corners < 0, axis=0)))
-    return {"formula_2D_minus_k": 2**d - k, "count": n_ghost_corners(corners), "d_free": free,
-            "D": d, "k": k}
-
-
-def census_pair(gm: GaussianMixture, x_joint, x_fact, radius: float = 1.0) -> dict:
-    """Census of samples drawn with the joint score and with the factorized score, with the
-    predicted product-of-marginals ghost mass and ghost count of hypercube mixture `gm`."""
-    cj = corner_census(x_joint, gm, radius)
-    cf = corner_census(x_fact, gm, radius)
-    return {"joint": cj, "factorized": cf, "predicted_ghost_mass": product_ghost_mass(gm),
-            **ghost_count(np.asarray(gm.means))}
+    sig [n]; groups [n, B, ...] (B independent groups per σ); measures {name: f(mean [n, ...], sig)
+    -> curve [n]}. Returns {name: bootstrap_peak result}."""
+    g = np.moveaxis(np.asarray(groups, np.float64), 1, 0)  # [B, n, ...]
+    return {name: bootstrap_peak(sig / scale, g, seed=seed, n_boot=n_boot, level=level,
+                                 transform=lambda m, f=f: f(m, sig))
+            for name, f in measures.items()}

@@ -13,9 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .integrate import sample
-from .mixtures import GaussianMixture, all_corners
-from .processes import geometric_grid
+from ..integrate import sample
+from ..mixtures import GaussianMixture, all_corners
+from ..processes import geometric_grid
+from ..solvers import AbstractSolver
 
 
 def covariance_speciation(gm: GaussianMixture) -> dict:
@@ -32,7 +33,7 @@ def _labels(gm: GaussianMixture, x):
 
 
 def clone_probability(gm: GaussianMixture, sigma_starts, n_pairs: int, key, n_steps: int = 100,
-                      sigma_min: float = 1e-3, method: str = "euler_maruyama") -> dict:
+                      sigma_min: float = 1e-3, solver: AbstractSolver | None = None) -> dict:
     """Measured clone probabilities at each start σ in `sigma_starts` [m].
 
     Returns arrays [m]: 'phi_mode' (same nearest mode), 'phi_common' (same sign of Σ_i x_i, the
@@ -44,7 +45,7 @@ def clone_probability(gm: GaussianMixture, sigma_starts, n_pairs: int, key, n_st
         kj = jax.random.fold_in(key, j)
         x = gm.sample_noised(jax.random.fold_in(kj, 0), n_pairs, float(s0))
         grid = geometric_grid(float(s0), min(sigma_min, 0.5 * float(s0)), n_steps, dtype=gm.means.dtype)
-        res = sample(gm.score, jnp.concatenate([x, x]), grid, jax.random.fold_in(kj, 1), method=method)
+        res = sample(gm.score, jnp.concatenate([x, x]), grid, jax.random.fold_in(kj, 1), solver=solver)
         lab, com, sg = _labels(gm, res.x)
         out["phi_mode"].append(float(jnp.mean(lab[:n_pairs] == lab[n_pairs:])))
         out["phi_common"].append(float(jnp.mean(com[:n_pairs] == com[n_pairs:])))

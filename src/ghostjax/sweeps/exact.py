@@ -11,104 +11,78 @@ sampler pass over the stacked state [x_joint, x_fact], so one compiled scan). Re
                                the joint-score sampler (an observer: no trajectory is stored), σ in
                                units of σ_data = the mode std (mode_std())
   ep_peak_sigma, ep_peak       peak of the excess entropy-production rate per d ln σ, σ² G_traj(σ)
-                               (metrics_gaps.entropy_production's `excess_dlnsigma`)
+                               (metrics.gaps.entropy_production's `excess_dlnsigma`)
   ep_total                     ∫ σ² G_traj d ln σ over the grid = the Girsanov KL between the joint
                                and factorized reverse path measures along the joint sampler
-Census: a sample within `radius` of a data mode is real; otherwise, within `radius` of its nearest
-±1 corner, a ghost; otherwise off. radius = 0 means mode_std·(√D + 3) (as the learned study);
-with radius ≤ 1 this is exactly census.corner_census.
+Census: metrics.census (one definition for every entry point; `tail` is the probability that an
+exact data sample is not called real; `threshold` is the per-coordinate bound in stds it implies).
 
 Shapes (dim, n, n_steps, method, grid) are static; seed, std, weight, sigma_max, sigma_min, rho
-and radius are arrays vmapped over the cells of a batch. Keys come from the cell's seed alone
+and tail are arrays vmapped over the cells of a batch. Keys come from the cell's seed alone
 (PRNGKey(seed), then fold_in 0: prior, 1: sampler noise), and with JAX's partitionable threefry
 the draws do not depend on how particles and cells are laid out over devices.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
+from typing import Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
+from pydantic import Field, model_validator
 
-from ..config import ConfigError, check
 from .. import integrate
-from ..integrate import METHODS, sample
-from ..metrics import find_peak
-from ..metrics_gaps import gap_terms
+from ..config import ConfigError, Section
+from ..integrate import prior, sample
+from ..metrics.census import DEFAULT_TAIL, census, product_ghost_mass, threshold
+from ..metrics.gaps import gap_terms
+from ..metrics.peaks import find_peak
 from ..mixtures import GaussianMixture
-from ..observers import Observer
+from ..observers import Mean
+from ..processes import edm_grid, geometric_grid
+from ..solvers import SOLVERS, solver_from_name
 from . import mesh as meshes
 
-F = dataclasses.field
-POS = check(lambda v: v > 0, "> 0")
-
-NUMERIC = ("seed", "std", "weight", "sigma_max", "sigma_min", "rho", "radius")
+NUMERIC = ("seed", "std", "weight", "sigma_max", "sigma_min", "rho", "tail")
 CENSUS = ("real", "ghost", "off")
 
 
-@dataclasses.dataclass(frozen=True)
-class ExactCell:
-    dim: int = F(default=2, metadata=check(lambda v: v >= 1, ">= 1"))
-    std: float = F(default=0.3, metadata=POS)
-    weight: float = F(default=0.5, metadata=check(lambda v: 0 < v < 1, "in (0, 1)"))
-    seed: int = F(default=0, metadata=check(lambda v: 0 <= v < 2**31, "in [0, 2^31)"))
-    n: int = F(default=4096, metadata=check(lambda v: v >= 1, ">= 1"))
-    n_steps: int = F(default=200, metadata=check(lambda v: v >= 3, ">= 3"))
-    method: str = "euler_maruyama"
-    grid: str = "geometric"
-    sigma_max: float = F(default=30.0, metadata=POS)
-    sigma_min: float = F(default=0.003, metadata=POS)
-    rho: float = F(default=7.0, metadata=POS)
-    radius: float = F(default=0.0, metadata=check(lambda v: v >= 0, ">= 0"))
+class ExactCell(Section):
+    dim: int = Field(2, ge=1)
+    std: float = Field(0.3, gt=0)
+    weight: float = Field(0.5, gt=0, lt=1)
+    seed: int = Field(0, ge=0, lt=2**31)
+    n: int = Field(4096, ge=1)
+    n_steps: int = Field(200, ge=3)
+    method: Literal[tuple(SOLVERS)] = "euler_maruyama"
+    grid: Literal["geometric", "edm"] = "geometric"
+    sigma_max: float = Field(30.0, gt=0)
+    sigma_min: float = Field(0.003, gt=0)
+    rho: float = Field(7.0, gt=0)
+    tail: float = Field(DEFAULT_TAIL, gt=0, lt=1)
 
-    def validate(self):
-        if self.method not in METHODS:
-            raise ConfigError(f"method: expected one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.grid not in ("geometric", "edm"):
-            raise ConfigError(f"grid: expected 'geometric' or 'edm', got {self.grid!r}")
+    @model_validator(mode="after")
+    def _rules(self):
         if self.sigma_min >= self.sigma_max:
-            raise ConfigError(f"sigma_min: must be < sigma_max ({self.sigma_max}), got {self.sigma_min}")
+            raise ValueError(f"sigma_min: must be < sigma_max ({self.sigma_max}), got {self.sigma_min}")
+        return self
 
 
 def sigma_grid(kind: str, sigma_max, sigma_min, n_steps: int, rho):
-    """Descending σ grid [n_steps + 1] ending at 0, from traced σ_max, σ_min (as processes.py)."""
-    i = jnp.arange(n_steps, dtype=jnp.result_type(sigma_max)) / (n_steps - 1)
+    """The cell's descending σ grid [n_steps + 1] ending at 0 (σ_max, σ_min, ρ traced)."""
     if kind == "geometric":
-        s = jnp.exp(jnp.log(sigma_max) + i * (jnp.log(sigma_min) - jnp.log(sigma_max)))
-    else:
-        a, b = sigma_max ** (1.0 / rho), sigma_min ** (1.0 / rho)
-        s = (a + i * (b - a)) ** rho
-    return jnp.concatenate([s, jnp.zeros((1,), s.dtype)])
+        return geometric_grid(sigma_max, sigma_min, n_steps)
+    return edm_grid(sigma_max, sigma_min, n_steps, rho)
 
 
-def opposite_corners(dim: int, std, weight) -> GaussianMixture:
-    """GaussianMixture.opposite_corners with traced std and weight (no Python checks on them)."""
-    means = np.stack([np.ones(dim), -np.ones(dim)])
-    return GaussianMixture(means, jnp.stack([weight, 1.0 - weight]), std)
-
-
-def predicted_ghost_mass(gm: GaussianMixture):
-    """Product-of-marginals mass off the data corners (distinct ±1 corner modes), traced."""
-    p = gm.weights @ (gm.means > 0).astype(gm.weights.dtype)                     # P(+) per coordinate
-    logp = jnp.where(gm.means > 0, jnp.log(p)[None, :], jnp.log1p(-p)[None, :])   # [K, D]
-    return 1.0 - jnp.sum(jnp.exp(jnp.sum(logp, axis=1)))
-
-
-def census_fractions(x, gm: GaussianMixture, radius):
-    """(real, ghost, off) fractions of samples x [N, D] (see the module docstring)."""
-    d2_modes = (jnp.sum(x * x, axis=1)[:, None] - 2.0 * x @ gm.means.T
-                + jnp.sum(gm.means**2, axis=1)[None, :])
-    real = jnp.min(d2_modes, axis=1) <= radius * radius
-    corner = jnp.where(x >= 0, 1.0, -1.0).astype(x.dtype)
-    near = jnp.sum((x - corner) ** 2, axis=1) <= radius * radius
-    ghost = ~real & near
-    f = lambda m: jnp.mean(m.astype(x.dtype))  # noqa: E731
-    return jnp.stack([f(real), f(ghost), f(~real & ~near)])
+def census_fractions(x, gm: GaussianMixture, tail):
+    """(real, ghost, off) fractions of samples x [N, D] (metrics.census)."""
+    c = census(x, gm, tail)
+    return jnp.stack([c[f"{k}_fraction"] for k in CENSUS])
 
 
 class PairScore(eqx.Module):
@@ -122,16 +96,15 @@ class PairScore(eqx.Module):
         return jnp.concatenate([self.gm.score(x[:d], sigma), self.gm.factorized_score(x[d:], sigma)])
 
 
-class GapTerms(Observer):
-    """Particle means of (‖s_joint − s_fact‖², ‖s_joint‖², ‖s_fact‖²) at the joint particles (the
-    first half of a PairScore state) per step: [n_steps, 3]."""
+class JointHalfGap(eqx.Module):
+    """Per-particle (‖s_joint − s_fact‖², ‖s_joint‖², ‖s_fact‖²) [3] at the joint particles, the
+    first half of a PairScore state [2D]."""
 
     gm: GaussianMixture
 
-    def update(self, state, x, sigma, score, step):
+    def __call__(self, x, sigma, score):
         d = self.gm.dim
-        v = jax.vmap(gap_terms(self.gm), in_axes=(0, None, 0))(x[:, :d], sigma, score[:, :d])
-        return state, jnp.mean(v, axis=0)
+        return gap_terms(self.gm)(x[:d], sigma, score[:d])
 
 
 def cell_fn(static: tuple, particles: NamedSharding | None):
@@ -139,19 +112,19 @@ def cell_fn(static: tuple, particles: NamedSharding | None):
     dim, n, n_steps, method, grid = static
 
     def cell(p: dict) -> dict:
-        gm = opposite_corners(dim, p["std"], p["weight"])
+        gm = GaussianMixture.opposite_corners(dim, p["std"], p["weight"])
         sd = gm.mode_std()
         sig = sigma_grid(grid, p["sigma_max"], p["sigma_min"], n_steps, p["rho"])
         key = jax.random.PRNGKey(p["seed"])
-        x0 = p["sigma_max"] * jax.random.normal(jax.random.fold_in(key, 0), (n, dim), sig.dtype)
+        x0 = prior(jax.random.fold_in(key, 0), n, dim, p["sigma_max"], sig.dtype)
         x0 = jnp.concatenate([x0, x0], axis=1)  # joint and factorized particles start together
         if particles is not None:
             x0 = jax.lax.with_sharding_constraint(x0, particles)
-        res = sample(PairScore(gm), x0, sig, jax.random.fold_in(key, 1), method=method, observers={"gap": GapTerms(gm)})
+        res = sample(PairScore(gm), x0, sig, jax.random.fold_in(key, 1), solver=solver_from_name(method),
+                     observers={"gap": Mean(JointHalfGap(gm))})
         x, obs = res.x, res.observations
-        radius = jnp.where(p["radius"] > 0, p["radius"], sd * (np.sqrt(dim) + 3.0))
-        return {"joint": census_fractions(x[:, :dim], gm, radius), "fact": census_fractions(x[:, dim:], gm, radius),
-                "predicted": predicted_ghost_mass(gm), "sigma_data": sd, "radius": radius,
+        return {"joint": census_fractions(x[:, :dim], gm, p["tail"]), "fact": census_fractions(x[:, dim:], gm, p["tail"]),
+                "predicted": product_ghost_mass(gm), "sigma_data": sd, "threshold": threshold(dim, p["tail"]),
                 "sigmas": sig[:-1], "curve": obs["gap"]}
 
     return cell
@@ -165,7 +138,7 @@ def summarize(out: dict, i: int) -> tuple[dict, dict]:
     g, ep = c[:, 0], s * s * c[:, 0]
     row = {f"{what}_{which}": float(out[which][i][j]) for which in ("joint", "fact") for j, what in enumerate(CENSUS)}
     row["ghost_predicted"] = float(out["predicted"][i])
-    row["sigma_data"], row["radius"] = sd, float(out["radius"][i])
+    row["sigma_data"], row["threshold"] = sd, float(out["threshold"][i])
     pg, pe = find_peak(s / sd, g), find_peak(s / sd, ep)
     row.update(gap_peak_sigma=pg["x"], gap_peak=pg["y"], gap_peak_edge=pg["edge"],
                ep_peak_sigma=pe["x"], ep_peak=pe["y"], ep_peak_edge=pe["edge"],
@@ -180,7 +153,7 @@ class ExactKind:
     schema = ExactCell
     batched = True
     metrics = tuple(f"{w}_{s}" for s in ("joint", "fact") for w in CENSUS) + (
-        "ghost_predicted", "sigma_data", "radius", "gap_peak_sigma", "gap_peak", "gap_peak_edge",
+        "ghost_predicted", "sigma_data", "threshold", "gap_peak_sigma", "gap_peak", "gap_peak_edge",
         "ep_peak_sigma", "ep_peak", "ep_peak_edge", "ep_total")
     figure_metrics = ("ghost_fact", "ghost_predicted", "ghost_joint", "gap_peak_sigma", "ep_peak_sigma", "ep_total")
 
@@ -188,6 +161,7 @@ class ExactKind:
         self._compiled: dict = {}
 
     def static_key(self, s: ExactCell) -> tuple:
+        """Shapes and solver: cells with equal keys share one compiled program."""
         return (s.dim, s.n, s.n_steps, s.method, s.grid)
 
     def cost(self, s: ExactCell) -> int:

@@ -18,41 +18,39 @@ import hashlib
 import itertools
 import json
 
-from ..config import ConfigError, build, check, to_dict
+from pydantic import Field, model_validator
 
-F = dataclasses.field
+from ..config import ConfigError, RunName, Section, build, to_dict
 
 
-@dataclasses.dataclass(frozen=True)
-class Run:
+class Run(Section):
     """How the sweep runs (not part of any cell's settings, so changing it never reruns a cell)."""
 
-    batch_cells: int = F(default=8, metadata=check(lambda v: v >= 1, ">= 1"))  # cells per compiled call
-    mesh_cells: int = F(default=0, metadata=check(lambda v: v >= 0, ">= 0"))   # cell-axis size; 0: auto
-    max_batch_elements: int = F(default=0, metadata=check(lambda v: v >= 0, ">= 0"))  # cap on Σ cells·n·dim; 0: off
+    batch_cells: int = Field(8, ge=1)          # cells per compiled call
+    mesh_cells: int = Field(0, ge=0)           # cell-axis size; 0: auto
+    max_batch_elements: int = Field(0, ge=0)   # cap on Σ cells·n·dim; 0: off
     cache_dir: str = ""          # persistent compilation cache; "" -> <out>/xla_cache, "none" -> off
     figures: bool = True
 
 
-@dataclasses.dataclass(frozen=True)
-class SweepConfig:
-    name: str
+class SweepConfig(Section):
+    name: RunName
     kind: str
-    base: dict = F(default_factory=dict)
-    grid: dict = F(default_factory=dict)
+    base: dict = {}
+    grid: dict = {}
     cells: tuple[dict, ...] = ()
-    run: Run = F(default_factory=Run)
+    run: Run = Run()
 
-    def validate(self):
+    @model_validator(mode="after")
+    def _rules(self):
         from .kinds import KINDS
 
-        if not self.name or any(c in self.name for c in "/\\") or self.name.startswith("."):
-            raise ConfigError(f"name: must be a plain folder name, got {self.name!r}")
         if self.kind not in KINDS:
-            raise ConfigError(f"kind: expected one of {', '.join(sorted(KINDS))}, got {self.kind!r}")
+            raise ValueError(f"kind: expected one of {', '.join(sorted(KINDS))}, got {self.kind!r}")
         for key, values in flatten(self.grid).items():
             if not isinstance(values, list) or not values:
-                raise ConfigError(f"grid.{key}: expected a non-empty list of values, got {values!r}")
+                raise ValueError(f"grid.{key}: expected a non-empty list of values, got {values!r}")
+        return self
 
 
 @dataclasses.dataclass(frozen=True)
