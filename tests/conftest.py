@@ -1,5 +1,5 @@
 """Test-wide JAX settings: strict dtype promotion and rank promotion that raises, so silent
-broadcasting or float64 leaks fail loudly (DESIGN.md)."""
+broadcasting or float64 leaks fail loudly (../shared/DESIGN.md, "Style")."""
 
 import jax
 

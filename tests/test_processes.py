@@ -37,7 +37,7 @@ def test_ddpm_grid_matches_alpha_bar(schedule):
 
 
 def test_aithal_sigmas_from_references():
-    """REFERENCES.md: linear β 0.001…0.2, T = 1000 gives VE σ 0.032 at t=0 (index 1), 0.138 at t=9."""
+    """../shared/REFERENCES.md (Aithal et al.): linear β 0.001…0.2, T = 1000 gives VE σ 0.032 at t=0 (index 1), 0.138 at t=9."""
     s = np.asarray(P.sigmas_from_betas(P.linear_betas(1000, 0.001, 0.2)))[::-1][1:]  # t = 1..T → index t-1
     np.testing.assert_allclose([s[0], s[9], s[49], s[99]], [0.032, 0.138, 0.586, 1.41], rtol=0.02)
 

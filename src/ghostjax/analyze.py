@@ -10,14 +10,14 @@ prints one line and exits 2.
 from __future__ import annotations
 
 import argparse
-import platform
 import shlex
 import sys
 import time
 from pathlib import Path
 
-from .config import ArgumentParser, ConfigError, apply_overrides, read_toml, cli_guard, load_config, to_dict, to_toml
-from .experiments import NAMES, study_module
+from .config import ArgumentParser, ConfigError, apply_overrides, cli_guard, load_config, read_toml, to_dict
+from .experiments import NAMES, no_progress, study_module
+from .runio import RunDir, run_meta, same_keys
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,36 +53,29 @@ def command_line(config: str, overrides: list[str], out: str | None = None) -> s
 
 
 def run_study(config: str, overrides: list[str], out: str | None = None, progress: bool = True) -> Path:
-    """Validate, run and write one study; returns the run directory."""
-    from . import plots
-    from .runio import atomic_savefig, atomic_write_csv, atomic_write_json, atomic_write_text
+    """Validate, run and write one study; returns the run directory.
 
+    A directory holding the same study is redone in place; anything else is refused (RunDir)."""
     mod, cfg = resolve(config, overrides)
-    out_dir = Path(out) if out else Path("runs") / cfg.study
+    run = RunDir.claim(Path(out) if out else Path("runs") / cfg.study, to_dict(cfg), same_run=same_keys("study"))
     if progress:
         from tqdm.auto import tqdm
 
         def bar(it, **kw):
             return tqdm(it, leave=False, file=sys.stderr, **kw)
     else:
-        def bar(it, **kw):
-            return it
+        bar = no_progress
     t0 = time.perf_counter()
     res = mod.run(cfg, bar)
-    elapsed = time.perf_counter() - t0
-    import jax
-
-    meta = {"study": cfg.study, "command": command_line(config, overrides, out), "elapsed_s": round(elapsed, 2),
-            "jax": jax.__version__, "device": str(jax.devices()[0].platform), "python": platform.python_version(),
-            "config": to_dict(cfg)}
-    atomic_write_text(out_dir / "config.toml", to_toml(to_dict(cfg)))
-    atomic_write_json(out_dir / "metrics.json", {"meta": meta, **res.metrics})
+    meta = run_meta(command_line(config, overrides, out), study=cfg.study,
+                    elapsed_s=round(time.perf_counter() - t0, 2), config=to_dict(cfg))
+    run.create()
+    run.write_json("metrics.json", {"meta": meta, **res.metrics})
     for name, rows in res.curves.items():
-        atomic_write_csv(out_dir / f"{name}.csv", rows)
+        run.write_csv(f"{name}.csv", rows)
     for name, fig in res.figures.items():
-        atomic_savefig(fig, out_dir / "figures" / f"{name}.png", dpi=110)
-        plots.close(fig)
-    return out_dir
+        run.save_figure(name, fig)
+    return run.path
 
 
 def main(argv=None) -> int:

@@ -30,9 +30,9 @@ class SampleResult(NamedTuple):
 
 
 # On CPU the particles go through the score in blocks of about _CPU_BLOCK_FLOATS / D, so the working
-# set of a streamed mixture score (~ block · chunk · D floats) stays in cache when D is large
-# (measured 2x faster at N = 8192, K = 1024, D = 128; at D = 8 a block holds 16384 particles and
-# nothing changes for N <= 16384). Each particle's score is computed exactly as under one vmap.
+# set of a streamed mixture score (~ block · chunk · D floats) stays in cache when D is large (at
+# D = 8 a block holds 16384 particles). Each particle's score is computed exactly as under one vmap.
+# Measurements: benchmarks/README.md, "Design decisions and what they measured".
 _CPU_BLOCK_FLOATS = 2**17
 
 
@@ -79,7 +79,7 @@ def _run_impl(score, x_init, sigmas, key, observers, solver: AbstractSolver, fin
 
 # XLA:CPU (jaxlib 0.10) hands reductions to YNNPACK library fusions by default. For the
 # vmapped [N, c, D] reductions of the streamed mixture score these materialise broadcast
-# operands and run 5-9x slower than XLA's own loop fusions (benchmarks/bench_sampler.py).
+# operands and run slower than XLA's own loop fusions (benchmarks/README.md).
 # Keep YNNPACK for dots only (network scores), as an option of this one compilation (see _xla.py:
 # CPU backend only, only when this jaxlib accepts the option, plain jit inside a caller's jit).
 _CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}

@@ -3,11 +3,8 @@ saves it (runio.atomic_savefig) and closes it. σ axes are drawn in units of σ_
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt  # headless machines fall back to the Agg backend by themselves
+import numpy as np
 
 
 def _band(ax, sigma_data_units: bool = True):

@@ -231,8 +231,8 @@ def coupling_hierarchy(m):
 
 CLAIMS = [
     {"seed": "000", "study": "census", "text": "2^D − k ghost modes (k modes on corners)", "eval": ghosts,
-     "definition": "ghost = corner of the product-of-marginals support holding no data; census by nearest corner "
-                   "(within radius 1) of 4096 reverse-SDE samples (200 steps)"},
+     "definition": "ghost = corner of the product-of-marginals support holding no data; census (metrics.census, "
+                   "tail 1e-3) of 4096 reverse-SDE samples (200 steps)"},
     {"seed": "000", "study": "blind_corners", "text": "factorized magnitude at blind corners comparable to real corners",
      "eval": comparable, "definition": "median ‖s_fact‖ over blind corners / over real corners"},
     {"seed": "000", "study": "blind_corners", "text": "joint score 80× larger at blind corners (balanced, D=3)",
@@ -278,6 +278,11 @@ NOTES = [
     "relative to the factorized rate), (J_fact − J_joint)/J_fact (how much more the factorized dynamics produces).",
     "- σ_S (Biroli et al. 2024): Λ e^{−2t_S} = 1 for the OU process; in VE terms σ_S = √(Λ − 1). Measured σ_S: the "
     "start σ at which the clone probability crosses the midpoint between its two limits.",
+    "- Census (metrics.census, the one definition every entry point uses): with t(D) the per-coordinate bound, "
+    "in stds, that a whole exact sample of a diagonal Gaussian mode meets with probability 1 − tail (tail = 1e-3; "
+    "t = 3.59 at D = 3), a sample is real when it lies within t stds of some data mode in every coordinate; "
+    "otherwise a ghost when its per-coordinate snap to the nearest mode values is a product-of-marginals mode "
+    "holding no data and it lies within t stds of it; otherwise off-support.",
     "- Ghost (excess) mass for coupled data: Σ_c max(q_c − p_c, 0) over corners, q the product of the corner "
     "marginals of the data p (modes treated as points).",
     "",

@@ -1,4 +1,11 @@
-"""Run directories: atomic writes (temporary file in the same folder, then os.replace)."""
+"""Run directories: claimed before anything runs, written atomically (temporary file in the same
+folder, then os.replace).
+
+Every entry point (analyze, train, sweep) goes through `RunDir.claim(path, config, same_run=...)`:
+an --out that is a file, a non-empty folder that holds no ghostjax run, or a folder holding a run
+that `same_run` says is another one, is refused with one ConfigError line before anything is
+written. `create()` then makes the folder with its config.toml; the writers put every result inside.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,9 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .config import ConfigError, to_toml
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -74,3 +83,96 @@ def atomic_savefig(fig, path: str | Path, **kw) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", **kw)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def first_difference(a: Any, b: Any, prefix: str = "") -> str | None:
+    """The first dotted key where nested dicts a and b differ (None when equal)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            d = first_difference(a.get(k), b.get(k), f"{prefix}{k}.")
+            if d:
+                return d
+        return None
+    return None if a == b else prefix.rstrip(".") or "(top level)"
+
+
+def same_config(saved: dict, config: dict) -> str | None:
+    """`same_run` for runs that resume: the saved config must equal this one."""
+    diff = first_difference(saved, config)
+    return None if diff is None else f"a run with a different config (first difference: {diff})"
+
+
+def same_keys(*keys: str) -> Callable[[dict, dict], str | None]:
+    """`same_run` for runs that may be redone with new settings: only `keys` must agree."""
+    def check(saved: dict, config: dict) -> str | None:
+        for k in keys:
+            if saved.get(k) != config.get(k):
+                return f"another run ({k} {saved.get(k)!r})"
+        return None
+    return check
+
+
+class RunDir:
+    """A claimed run directory; see the module docstring."""
+
+    def __init__(self, path: str | Path, config: dict):
+        self.path, self.config = Path(path), config
+
+    @classmethod
+    def claim(cls, path: str | Path, config: dict, *, same_run: Callable[[dict, dict], str | None] = same_config,
+              resume: bool = False) -> "RunDir":
+        """Check that `path` may hold this run (ConfigError naming --out otherwise); writes nothing.
+
+        config: the run's config as a plain dict (config.to_dict); with `resume` a run must exist."""
+        import tomllib
+
+        p = Path(path)
+        if p.exists() and not p.is_dir():
+            raise ConfigError(f"--out {p}: exists and is not a directory")
+        saved = p / "config.toml"
+        if saved.is_file():
+            try:
+                old = tomllib.loads(saved.read_text())
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"--out {p}: its config.toml is malformed ({e})") from None
+            why = same_run(old, tomllib.loads(to_toml(config)))
+            if why is not None:
+                raise ConfigError(f"--out {p}: holds {why}; choose another --out")
+        elif p.exists() and any(p.iterdir()):
+            raise ConfigError(f"--out {p}: exists, is not empty and holds no ghostjax run (no config.toml)")
+        elif resume:
+            raise ConfigError(f"--resume: no run to resume in {p}")
+        return cls(p, config)
+
+    def create(self) -> "RunDir":
+        """Make the folder and write config.toml (the resolved config) into it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path / "config.toml", to_toml(self.config))
+        return self
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        return atomic_write_json(self.path / name, obj)
+
+    def write_csv(self, name: str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> Path:
+        return atomic_write_csv(self.path / name, rows, columns)
+
+    def write_text(self, name: str, text: str) -> Path:
+        return atomic_write_text(self.path / name, text)
+
+    def save_figure(self, name: str, fig, dpi: int = 110) -> Path:
+        """figures/<name>.png, then the figure is closed."""
+        import matplotlib.pyplot as plt
+
+        out = atomic_savefig(fig, self.path / "figures" / f"{name}.png", dpi=dpi)
+        plt.close(fig)
+        return out
+
+
+def run_meta(command: str, **extra: Any) -> dict:
+    """What every run records beside its results: the command, versions and the device."""
+    import platform
+
+    import jax
+
+    return {"command": command, "jax": jax.__version__, "python": platform.python_version(),
+            "device": str(jax.devices()[0].platform), **extra}

@@ -19,10 +19,10 @@ import argparse
 import shlex
 import sys
 import time
-import tomllib
 from pathlib import Path
 
-from .config import ArgumentParser, ConfigError, cli_guard, load_config, to_dict, to_toml
+from .config import ArgumentParser, ConfigError, cli_guard, load_config, to_dict
+from .runio import RunDir, same_keys
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,21 +61,15 @@ def prepare(args):
     _check_flags(args)
     cfg = load_config(SweepConfig, args.config, args.overrides)
     cells = expand(cfg)
-    out = Path(args.out) if args.out else Path("runs") / cfg.name
-    saved = out / "config.toml"
-    if saved.is_file():
-        old = tomllib.loads(saved.read_text())
-        if (old.get("name"), old.get("kind")) != (cfg.name, cfg.kind):
-            raise ConfigError(f"--out {out}: holds another sweep ({old.get('name')!r}, kind {old.get('kind')!r}); "
-                              "choose another --out")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"--out {out}: exists, is not empty and holds no sweep (no config.toml)")
-    return cfg, cells, out
+    run = RunDir.claim(Path(args.out) if args.out else Path("runs") / cfg.name, to_dict(cfg),
+                       same_run=same_keys("name", "kind"))
+    return cfg, cells, run
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg, cells, out = prepare(args)
+    cfg, cells, run = prepare(args)
+    out = run.path
     from .sweeps import mesh as meshes
 
     if meshes.wants_distributed(args.coordinator, args.num_processes):
@@ -97,12 +91,11 @@ def main(argv=None) -> int:
     from .sweeps import figures
     from .sweeps.kinds import get_kind
     from .sweeps.runner import make_context, run_sweep
-    from .runio import atomic_write_json, atomic_write_text
+    from .runio import atomic_write_json
 
     ctx, groups = make_context(cfg, cells, out, progress=not args.no_progress)  # ConfigError before writing
     if writer:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "config.toml", to_toml(to_dict(cfg)))
+        run.create()
     t0 = time.perf_counter()
     table = run_sweep(cfg, cells, ctx, groups, stop_after_batches=args.stop_after_batches)
     wall = time.perf_counter() - t0
