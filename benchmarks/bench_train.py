@@ -32,10 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import ghostjax as gj
-from ghostjax.losses import LossSpec
+from ghostjax.losses import Loss
 from ghostjax.nets import make_net
 from ghostjax.runio import atomic_write_json
-from ghostjax.training import OptimSpec, init_state, make_optimizer, train_chunk
+from ghostjax.training import Optim, init_state, make_optimizer, train_chunk
 
 CASES = {
     "joint": dict(kind="joint", dim=8, width=256, depth=3, embed_dim=16, precond="edm", batch=4096),
@@ -54,10 +54,10 @@ def jax_setup(case, steps: int):
     """A callable that runs `steps` training steps in one jitted call and returns steps/s."""
     gm = mixture(case)
     sd = float(gm.data_std())
-    net = make_net(case["kind"], case["dim"], jax.random.PRNGKey(0), width=case["width"], depth=case["depth"],
+    net = make_net(case["kind"], case["dim"], key=jax.random.PRNGKey(0), width=case["width"], depth=case["depth"],
                    embed_dim=case["embed_dim"], sigma_data=sd, precond=case["precond"])
-    spec = LossSpec(sigma_data=sd)
-    opt = make_optimizer(OptimSpec(lr=1e-3, warmup=100, total_steps=100000))
+    spec = Loss(sigma_data=sd)
+    opt = make_optimizer(Optim(lr=1e-3, warmup=100, total_steps=100000))
     amp = jnp.float32(1.0)
     box = {"state": init_state(net, opt, 0)}
 

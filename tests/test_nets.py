@@ -6,15 +6,25 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ghostjax.nets import NET_KINDS, FactorizedNet, make_net, noise_embedding
+from ghostjax.nets import (
+    EMBEDDINGS,
+    NETS,
+    EDMPrecond,
+    EpsPrecond,
+    FactorizedNet,
+    FourierEmbedding,
+    SinusoidalEmbedding,
+    make_net,
+)
 
 D = 5
-SMALL = dict(width=8, depth=2, embed_dim=8, coord_dim=3, pool_dim=4, sigma_data=1.1)
+SMALL = dict(width=8, depth=2, embed_dim=8, sigma_data=1.1)
+PER_KIND = {"joint": {}, "factorized": dict(coord_dim=3), "pooled": dict(coord_dim=3, pool_dim=4), "aithal": {}}
 SIGMAS = (1e-3, 0.05, 1.0, 100.0)
 
 
 def _net(kind, **kw):
-    return make_net(kind, D, jax.random.PRNGKey(0), **{**SMALL, **kw})
+    return make_net(kind, D, key=jax.random.PRNGKey(0), **{**SMALL, **PER_KIND[kind], **kw})
 
 
 # jitted helpers: one compilation per network structure instead of one per eager op (fast tests)
@@ -29,7 +39,7 @@ def _offdiag(J):
     return np.abs(np.asarray(J) - np.diag(np.diag(np.asarray(J))))
 
 
-@pytest.mark.parametrize("kind", NET_KINDS)
+@pytest.mark.parametrize("kind", list(NETS))
 def test_shapes_dtype_finite(kind):
     net = _net(kind)
     x = jax.random.normal(jax.random.PRNGKey(1), (D,))
@@ -71,7 +81,6 @@ def test_cross_dimension_networks_are_not_diagonal(kind):
 def test_pooled_is_permutation_equivariant_up_to_coordinates():
     # with equal coordinate embeddings, permuting x permutes the output (pooled summary is symmetric)
     net = _net("pooled")
-    import equinox as eqx
     net = eqx.tree_at(lambda n: n.coords, net, jnp.zeros_like(net.coords))
     x = jax.random.normal(jax.random.PRNGKey(3), (D,))
     perm = jnp.array([2, 0, 4, 1, 3])
@@ -97,19 +106,75 @@ def test_edm_preconditioning_limits():
 
 
 def test_noise_embedding_distinguishes_sigmas():
-    for kind in ("sinusoidal", "fourier"):
-        e1 = noise_embedding(jnp.float32(0.25 * np.log(0.03)), 16, kind)
-        e2 = noise_embedding(jnp.float32(0.25 * np.log(0.3)), 16, kind)
+    for cls in EMBEDDINGS.values():
+        e1 = cls(16)(jnp.float32(0.25 * np.log(0.03)))
+        e2 = cls(16)(jnp.float32(0.25 * np.log(0.3)))
         assert e1.shape == (16,) and np.linalg.norm(np.asarray(e1 - e2)) > 0.5
+
+
+def test_noise_embedding_frequencies():
+    c = jnp.float32(0.25 * np.log(0.2))
+    f = np.exp(np.linspace(0.0, np.log(100.0), 8))
+    want = np.concatenate([np.cos(f * c), np.sin(f * c)])  # float32 phases up to 100·|c| ≈ 40: atol 5e-5
+    np.testing.assert_allclose(SinusoidalEmbedding(16)(c), want, rtol=0, atol=5e-5)
+    f = np.asarray(FourierEmbedding(16, max_freq=60.0).frequencies())
+    assert f.shape == (8,) and np.array_equal(f, np.asarray(FourierEmbedding(16, max_freq=60.0).frequencies()))
+    with pytest.raises(ValueError, match="embed_dim"):
+        SinusoidalEmbedding(7)
 
 
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="model kind"):
-        make_net("transformer", D, jax.random.PRNGKey(0))
+        make_net("transformer", D, key=jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="mode"):
-        FactorizedNet(D, jax.random.PRNGKey(0), mode="bogus")
+        FactorizedNet(D, key=jax.random.PRNGKey(0), mode="bogus")
     with pytest.raises(ValueError, match="precond"):
-        make_net("joint", D, jax.random.PRNGKey(0), precond="vp")
+        make_net("joint", D, key=jax.random.PRNGKey(0), precond="vp")
+    with pytest.raises(ValueError, match="embed"):
+        make_net("joint", D, key=jax.random.PRNGKey(0), embed="wavelet")
+
+
+@pytest.mark.parametrize("kind, bad", [("joint", "mode"), ("joint", "coord_dim"), ("factorized", "pool_dim"),
+                                       ("aithal", "widht")])
+def test_make_net_rejects_unknown_arguments(kind, bad):
+    with pytest.raises(ValueError, match=f"^{bad}: not an argument of model kind '{kind}'"):
+        make_net(kind, D, key=jax.random.PRNGKey(0), **{bad: 1})
+
+
+def test_make_net_names_map_to_classes():
+    net = make_net("joint", D, key=jax.random.PRNGKey(0), width=8, depth=1, embed="fourier", precond="eps")
+    assert isinstance(net.embedding, FourierEmbedding) and isinstance(net.precond, EpsPrecond)
+    net = make_net("joint", D, key=jax.random.PRNGKey(0), width=8, depth=1, sigma_data=0.7)
+    assert net.precond == EDMPrecond(0.7) and isinstance(net.embedding, SinusoidalEmbedding)
+    assert isinstance(make_net("aithal", D, key=jax.random.PRNGKey(0), width=8, depth=1).precond, EpsPrecond)
+
+
+@pytest.mark.parametrize("sigma", [1e-3, 0.05, 1.0, 30.0])
+def test_preconditioning_classes_match_formulas(sigma):
+    """EDMPrecond / EpsPrecond compute the closed forms of Karras et al. (2022) and of ε-prediction."""
+    k1, k2 = jax.random.split(jax.random.PRNGKey(5))
+    x, f = jax.random.normal(k1, (D,)), jax.random.normal(k2, (D,))
+    xs, fs, s = np.asarray(x, np.float64), np.asarray(f, np.float64), float(sigma)
+    sd = 0.6
+    c_skip, c_out, c_in = sd**2 / (s**2 + sd**2), s * sd / np.sqrt(s**2 + sd**2), 1 / np.sqrt(s**2 + sd**2)
+    edm, eps, sig = EDMPrecond(sd), EpsPrecond(), jnp.float32(sigma)
+    d_edm = c_skip * xs + c_out * fs
+    def close(got, want):
+        return np.testing.assert_allclose(np.asarray(got), want, rtol=2e-5, atol=1e-6)
+    close(edm.inputs(x, sig), c_in * xs)
+    close(edm.denoise(f, x, sig), d_edm)
+    np.testing.assert_allclose(np.asarray(edm.score(f, x, sig)), (d_edm - xs) / s**2, rtol=2e-4, atol=1e-4 / s)
+    close(eps.inputs(x, sig), xs / np.sqrt(1 + s**2))
+    close(eps.score(f, x, sig), -fs / s)
+    close(eps.denoise(f, x, sig), xs - s * fs)
+
+
+def test_aithal_shared_blocks():
+    shared = make_net("aithal", D, key=jax.random.PRNGKey(0), width=8, depth=3, shared_blocks=True)
+    own = make_net("aithal", D, key=jax.random.PRNGKey(0), width=8, depth=3)
+    assert len(shared.blocks) == 1 and len(own.blocks) == 3
+    x = jax.random.normal(jax.random.PRNGKey(1), (D,))
+    assert _call(shared, x, jnp.float32(0.5)).shape == (D,)
 
 
 @pytest.mark.parametrize("out", [3, "scalar"])

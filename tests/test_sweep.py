@@ -129,6 +129,8 @@ def test_learned_cells_train_one_network_each():
     assert study.train.seed == 2 and study.train.steps == 1500
     with pytest.raises(ConfigError, match="net: expected one of"):
         expand(load_config(SweepConfig, REPO / "configs" / "sweep_learned.toml", ['grid.net=["mlp"]']))
+    with pytest.raises(ConfigError, match="loss.band_lo: must be < band_hi"):  # resolved band [0.5, σ_mode = 0.3]
+        expand(load_config(SweepConfig, REPO / "configs" / "sweep_learned.toml", ["base.loss.band_lo=0.5"]))
 
 
 # ------------------------------------------------------------------------------ the exact cell

@@ -28,6 +28,8 @@ def _main(argv):
     ("loss.weighting=bogus", "weighting"),
     ('model.kinds=["transformer"]', "kinds"),
     ("loss.band_lo=0.5", "band_lo"),          # band_lo ≥ band_hi (with band_hi = 0.3)
+    ("eval.radius=1", "eval.radius"),         # the census takes eval.tail now
+    ("eval.method=rk4", "eval.method"),
 ])
 def test_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, override, key):
     out = tmp_path / "run"
@@ -72,7 +74,8 @@ def test_run_refuse_overwrite_and_resume_bitwise(tmp_path, capsys):
     assert json.loads((b / "cells/joint_D3_A1_s0/checkpoints/latest.json").read_text())["step"] == 10
     assert _main(["--out", str(b), "--no-progress", "--resume"]) == 0   # config read back from the run dir
     for cell in ("joint_D3_A1_s0",):
-        blob = lambda d: (d / "cells" / cell / "checkpoints" / "ckpt_000000020.eqx").read_bytes()
+        def blob(d):
+            return (d / "cells" / cell / "checkpoints" / "ckpt_000000020.eqx").read_bytes()
         assert blob(a) == blob(b)
     ra = json.loads((a / "cells/joint_D3_A1_s0/result.json").read_text())
     rb = json.loads((b / "cells/joint_D3_A1_s0/result.json").read_text())

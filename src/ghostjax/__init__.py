@@ -2,13 +2,13 @@
 
 from . import observers, processes
 from .integrate import SampleResult, prior, sample
-from .losses import LossSpec
+from .losses import Loss
 from .metrics.census import census
 from .mixtures import GaussianMixture, all_corners, random_corners
-from .nets import AithalMLP, FactorizedNet, JointMLP, PooledNet, make_net
+from .nets import AbstractScoreNet, AithalMLP, EDMPrecond, EpsPrecond, FactorizedNet, JointMLP, PooledNet, make_net
 from .observers import Histogram, Mean, Moments, Observer, Quantiles, Window
 from .solvers import DDPM, AbstractSolver, EulerMaruyama, OdeEuler, OdeHeun, solver_from_name
-from .training import OptimSpec, fit
+from .training import Optim, fit
 from .processes import (
     ddpm_grid,
     edm_grid,
@@ -27,6 +27,7 @@ __all__ = [
     "AbstractSolver", "EulerMaruyama", "OdeEuler", "OdeHeun", "DDPM", "solver_from_name",
     "Observer", "Mean", "Moments", "Quantiles", "Histogram", "Window",
     "geometric_grid", "edm_grid", "ddpm_grid", "sigmas_from_betas", "vp_alpha", "ve_sigma", "vp_score",
-    "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "make_net", "LossSpec", "OptimSpec", "fit",
+    "AbstractScoreNet", "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "EDMPrecond", "EpsPrecond",
+    "make_net", "Loss", "Optim", "fit",
     "observers", "processes",
 ]

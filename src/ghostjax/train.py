@@ -122,13 +122,13 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - t0
     if summary:
         print(format_table(summary))
-        from .census import product_ghost_mass
+        from .metrics.census import product_ghost_mass
 
         dims = sorted({r["dim"] for r in summary})
         for d in dims:
             gm = learned.mixture(cfg, d)
             print(f"D={d}: best possible ghost fraction of any factorized score "
-                  f"(product of marginals) 1 - w^D - (1-w)^D = {product_ghost_mass(gm):.4f}")
+                  f"(product of marginals) 1 - w^D - (1-w)^D = {float(product_ghost_mass(gm)):.4f}")
     print(f"wrote {out} in {elapsed:.1f} s")
     return 0
 

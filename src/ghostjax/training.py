@@ -4,61 +4,71 @@ Batches are drawn from fold_in(key, step), so the data seen at a step does not d
 steps are grouped into calls. Chunks end at absolute multiples of `steps_per_call` (and at the
 last step), so an interrupted run resumed from its checkpoint goes through the same compiled
 chunks as an uninterrupted one and ends with bitwise-identical parameters on CPU.
-Settings that only change values (seed, data means) never recompile: the optimiser is cached per
-OptimSpec and the loss settings are a hashable static argument.
+Settings that only change values (seed, data means, the band factor) never recompile: the
+optimiser is cached per `Optim` and the `Loss` settings are a hashable static argument.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from pydantic import Field
 
 from . import checkpoints
 from ._xla import BackendJit
-from .losses import LossSpec, loss_and_grad
+from .config import Section
+from .losses import Loss, loss_and_grad
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
 
 
-@dataclasses.dataclass(frozen=True)
-class OptimSpec:
-    """Optimiser: adam/adamw with linear warmup then cosine decay, global-norm clipping."""
+OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
+    "adam": lambda sched, o: optax.adam(sched, b1=o.b1, b2=o.b2),
+    "adamw": lambda sched, o: optax.adamw(sched, b1=o.b1, b2=o.b2, weight_decay=o.weight_decay),
+}
 
-    name: str = "adam"
-    lr: float = 1e-3
-    warmup: int = 100
-    total_steps: int = 1000
-    final_lr_frac: float = 0.05
-    clip: float = 1.0               # global-norm clip; 0 disables
-    weight_decay: float = 1e-4      # adamw only
-    b1: float = 0.9
-    b2: float = 0.999
+
+class Optim(Section):
+    """Optimiser settings (the `[optim]` table): adam/adamw with linear warmup then cosine decay to
+    lr·final_lr_frac over total_steps, global-norm clipping, an EMA of the parameters.
+    Hashable: `make_optimizer` builds one optax chain per distinct Optim."""
+
+    name: Literal[tuple(OPTIMIZERS)] = "adam"  # type: ignore[valid-type]
+    lr: float = Field(3e-3, gt=0)
+    warmup: int = Field(100, ge=0)
+    total_steps: int = Field(0, ge=0)       # schedule length; 0: the run's number of steps
+    final_lr_frac: float = Field(0.05, ge=0, le=1)
+    clip: float = Field(1.0, ge=0)          # global-norm clip; 0 disables
+    weight_decay: float = Field(1e-4, ge=0)  # adamw only
+    b1: float = Field(0.9, ge=0, lt=1)
+    b2: float = Field(0.999, ge=0, lt=1)
+    ema_decay: float = Field(0.999, ge=0, lt=1)
+
+    def resolve(self, steps: int) -> Optim:
+        """A copy whose schedule spans `steps` when total_steps is 0."""
+        return self if self.total_steps else self.model_copy(update={"total_steps": int(steps)})
 
 
 @functools.lru_cache(maxsize=64)
-def make_optimizer(spec: OptimSpec) -> optax.GradientTransformation:
+def make_optimizer(spec: Optim) -> optax.GradientTransformation:
     """The optax chain for `spec` (cached: equal specs give the same object, so no recompilation)."""
-    if spec.name not in ("adam", "adamw"):
-        raise ValueError(f"optim.name: expected 'adam' or 'adamw', got {spec.name!r}")
+    if spec.total_steps < 1:
+        raise ValueError("total_steps: must be >= 1 (Optim.resolve(steps) fills 0)")
     warm = max(min(spec.warmup, spec.total_steps - 1), 0)
     sched = optax.warmup_cosine_decay_schedule(
         0.0 if warm > 0 else spec.lr, spec.lr, warm, max(spec.total_steps, warm + 1),
         end_value=spec.lr * spec.final_lr_frac)
-    if spec.name == "adam":
-        opt = optax.adam(sched, b1=spec.b1, b2=spec.b2)
-    else:
-        opt = optax.adamw(sched, b1=spec.b1, b2=spec.b2, weight_decay=spec.weight_decay)
+    opt = OPTIMIZERS[spec.name](sched, spec)
     return optax.chain(optax.clip_by_global_norm(spec.clip), opt) if spec.clip > 0 else opt
 
 
@@ -85,14 +95,10 @@ def _init_state(model, opt, seed):
     return TrainState(model, opt_state, params, jnp.zeros((), jnp.int32), jax.random.PRNGKey(seed))
 
 
-TRACES = {"train_chunk": 0}  # incremented only while tracing: tests check that seeds do not retrace
-
-
-def _train_chunk(state: TrainState, gm, spec: LossSpec, opt, batch: int, n_steps: int, ema_decay: float,
+def _train_chunk(state: TrainState, gm, spec: Loss, opt, batch: int, n_steps: int, ema_decay: float,
                  band_factor):
     """Run n_steps optimisation steps in one lax.scan. Returns (state, per-step logs).
     `band_factor` (a traced scalar) replaces spec.band_factor, so sweeps over A do not recompile."""
-    TRACES["train_chunk"] += 1
     dyn, static = eqx.partition(state, eqx.is_array)
 
     def body(dyn, _):
@@ -126,7 +132,7 @@ def ema_model(state: TrainState):
     return eqx.combine(state.ema, eqx.filter(state.model, eqx.is_inexact_array, inverse=True))
 
 
-def _summarise(logs, spec: LossSpec, step: int, rate: float) -> dict:
+def _summarise(logs, spec: Loss, step: int, rate: float) -> dict:
     bs, bc = np.asarray(logs["bucket_sum"]).sum(0), np.asarray(logs["bucket_count"]).sum(0)
     row = {"step": step, "loss": float(np.mean(np.asarray(logs["loss"]))), "steps_per_s": rate}
     for name, s, c in zip(spec.bucket_names(), bs, bc):
@@ -136,12 +142,16 @@ def _summarise(logs, spec: LossSpec, step: int, rate: float) -> dict:
     return row
 
 
-def fit(model, gm, spec: LossSpec, optim: OptimSpec, *, seed: int, steps: int, batch: int,
-        steps_per_call: int = 100, ema_decay: float = 0.999, ckpt_dir: str | Path | None = None,
+def fit(model, gm, spec: Loss, optim: Optim, *, seed: int, steps: int, batch: int,
+        steps_per_call: int = 100, ckpt_dir: str | Path | None = None,
         checkpoint_every: int = 1000, resume: bool = False, stop_after: int | None = None,
         meta: dict | None = None, progress: bool = True, desc: str = "train",
         on_chunk: Callable[[TrainState], None] | None = None) -> tuple[TrainState, list[dict]]:
     """Train `model` on mixture `gm` for `steps` steps. Returns (state, history rows).
+
+    spec, optim: the loss and optimiser settings; their data- and run-dependent values (σ_d, the
+    band, the schedule length) are resolved here from `gm` and `steps` (and recorded so in the
+    checkpoint metadata). The EMA decay is optim.ema_decay.
 
     ckpt_dir: where checkpoints go (None: no checkpoints). resume: continue from the checkpoint
     there. stop_after: stop (with a checkpoint) once this absolute step is reached, as an
@@ -150,6 +160,7 @@ def fit(model, gm, spec: LossSpec, optim: OptimSpec, *, seed: int, steps: int, b
     """
     if steps < 1 or batch < 1 or steps_per_call < 1:
         raise ValueError("steps, batch and steps_per_call must be positive")
+    spec, optim = spec.resolve(gm), optim.resolve(steps)
     opt = make_optimizer(optim)
     state = init_state(model, opt, seed)
     history: list[dict] = []
@@ -172,20 +183,20 @@ def fit(model, gm, spec: LossSpec, optim: OptimSpec, *, seed: int, steps: int, b
             "rng": {"kind": "jax.random.PRNGKey", "key_data": np.asarray(st.key).tolist(),
                     "batches": "fold_in(key, step)"},
             "contents": "TrainState(model, opt_state, ema, step, key) via eqx.tree_serialise_leaves",
-            "loss": dataclasses.asdict(spec), "optim": dataclasses.asdict(optim),
+            "loss": spec.model_dump(mode="json"), "optim": optim.model_dump(mode="json"),
         })
         last_good = int(st.step)
 
     from tqdm.auto import tqdm
 
-    static_spec = dataclasses.replace(spec, band_factor=1.0)
+    static_spec = spec.model_copy(update={"band_factor": 1.0})
     amp = jnp.asarray(spec.band_factor, jnp.float32)
     bar = tqdm(total=steps, initial=step, desc=desc, unit="step", disable=not progress, leave=False)
     try:
         while step < end:
             n = min(steps_per_call - step % steps_per_call, end - step)
             t0 = time.perf_counter()
-            new_state, logs = train_chunk(state, gm, static_spec, opt, batch, n, ema_decay, amp)
+            new_state, logs = train_chunk(state, gm, static_spec, opt, batch, n, optim.ema_decay, amp)
             losses = np.asarray(logs["loss"])
             rate = n / (time.perf_counter() - t0)
             if not np.all(np.isfinite(losses)):

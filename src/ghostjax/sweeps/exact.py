@@ -44,6 +44,7 @@ from ..metrics.peaks import find_peak
 from ..mixtures import GaussianMixture
 from ..observers import Mean
 from ..processes import edm_grid, geometric_grid
+from ..scores import PairScore
 from ..solvers import SOLVERS, solver_from_name
 from . import mesh as meshes
 
@@ -85,20 +86,9 @@ def census_fractions(x, gm: GaussianMixture, tail):
     return jnp.stack([c[f"{k}_fraction"] for k in CENSUS])
 
 
-class PairScore(eqx.Module):
-    """Score on x = [x_joint, x_fact] (2D): the joint score on the first half, the factorized score
-    on the second, so one sampler pass (one compiled scan) moves both particle sets."""
-
-    gm: GaussianMixture
-
-    def __call__(self, x, sigma):
-        d = self.gm.dim
-        return jnp.concatenate([self.gm.score(x[:d], sigma), self.gm.factorized_score(x[d:], sigma)])
-
-
 class JointHalfGap(eqx.Module):
     """Per-particle (‖s_joint − s_fact‖², ‖s_joint‖², ‖s_fact‖²) [3] at the joint particles, the
-    first half of a PairScore state [2D]."""
+    first half of the PairScore(joint, factorized) state [2D]."""
 
     gm: GaussianMixture
 
@@ -120,7 +110,7 @@ def cell_fn(static: tuple, particles: NamedSharding | None):
         x0 = jnp.concatenate([x0, x0], axis=1)  # joint and factorized particles start together
         if particles is not None:
             x0 = jax.lax.with_sharding_constraint(x0, particles)
-        res = sample(PairScore(gm), x0, sig, jax.random.fold_in(key, 1), solver=solver_from_name(method),
+        res = sample(PairScore(gm.score, gm.factorized_score), x0, sig, jax.random.fold_in(key, 1), solver=solver_from_name(method),
                      observers={"gap": Mean(JointHalfGap(gm))})
         x, obs = res.x, res.observations
         return {"joint": census_fractions(x[:, :dim], gm, p["tail"]), "fact": census_fractions(x[:, dim:], gm, p["tail"]),

@@ -1,5 +1,5 @@
 """The learned-score cell: train one score network on an opposite-corner mixture and evaluate it
-against the exact scores (experiments/learned.py does both; this kind runs it per cell).
+against the exact scores (experiments/learned/ does both; this kind runs it per cell).
 
 Settings: the learned study's tables (data, model, loss, optim, train, eval) plus `net`, the
 network kind of the cell (model.kinds is replaced by [net]); its seed is train.seed. Grid keys are
@@ -12,40 +12,45 @@ multi-process run every process trains the same cell (process 0 alone writes).
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
 from pathlib import Path
+from typing import Literal
 
-from ..census import product_ghost_mass
+import pydantic
+
 from ..checkpoints import read_meta
-from ..config import ConfigError
+from ..config import Section
 from ..experiments import learned as L
-from ..nets import NET_KINDS
+from ..experiments.learned.config import check_band
+from ..metrics.census import product_ghost_mass
+from ..nets import NETS
 from ..training import ema_model
 
-F = dataclasses.field
-SCALARS = ("ghost_fraction", "off_fraction", "real_fraction", "radius", "score_rel_err_band",
+SCALARS = ("ghost_fraction", "off_fraction", "real_fraction", "threshold", "score_rel_err_band",
            "score_eps_mse_band", "gap_peak", "gap_peak_sigma", "gap_final")
 
 
-@dataclasses.dataclass(frozen=True)
-class LearnedCell:
-    net: str = "joint"
-    data: L.Data = F(default_factory=L.Data)
-    model: L.Model = F(default_factory=L.Model)
-    loss: L.Loss = F(default_factory=L.Loss)
-    optim: L.Optim = F(default_factory=L.Optim)
-    train: L.Train = F(default_factory=L.Train)
-    eval: L.Eval = F(default_factory=L.Eval)
+class LearnedCell(Section):
+    """One cell's settings: the learned study's tables, and `net`, the network kind."""
 
-    def validate(self):
-        if self.net not in NET_KINDS:
-            raise ConfigError(f"net: expected one of {', '.join(NET_KINDS)}, got {self.net!r}")
+    net: Literal[tuple(NETS)] = "joint"  # type: ignore[valid-type]
+    data: L.Data = L.Data()
+    model: L.Model = L.Model()
+    loss: L.Loss = L.Loss()
+    optim: L.Optim = L.Optim()
+    train: L.Train = L.Train()
+    eval: L.Eval = L.Eval()
+
+    @pydantic.model_validator(mode="after")
+    def _rules(self) -> LearnedCell:
+        check_band(self.loss, self.data)
+        return self
 
 
 def study_config(s: LearnedCell, name: str) -> L.Config:
-    model = dataclasses.replace(s.model, kinds=(s.net,))
+    """The learned study's Config of the cell (model.kinds = [net], no sweep lists)."""
+    model = s.model.model_copy(update={"kinds": (s.net,)})
     return L.Config(name=name, data=s.data, model=model, loss=s.loss, optim=s.optim, train=s.train,
                     sweep=L.Sweep(), eval=s.eval)
 
@@ -80,7 +85,7 @@ class LearnedKind:
                 train_s = time.perf_counter() - t0
                 ev = L.evaluate(ema_model(state), gm, cfg)
             row = {k: ev[k] for k in SCALARS}
-            row.update(ghost_predicted=product_ghost_mass(gm), final_loss=history[-1]["loss"] if history else None,
+            row.update(ghost_predicted=float(product_ghost_mass(gm)), final_loss=history[-1]["loss"] if history else None,
                        train_s=round(train_s, 3))
             out.append((row, {"sigma": ev["gap_curve"]["sigma"], "gap": ev["gap_curve"]["gap"]}))
         return out

@@ -1,0 +1,25 @@
+"""Equinox score networks with one call signature: net(x [D], σ) -> score [D].
+
+  base.py       AbstractScoreNet: preconditioning around a body F(x_in [D], emb [E]) -> [D]
+  precond.py    EDMPrecond(σ_d), EpsPrecond(): inputs, score and denoiser from F
+  embedding.py  SinusoidalEmbedding, FourierEmbedding of c_noise = ¼ ln σ
+  layers.py     dense, mlp_apply, layer_norm: equinox layers with the batch leading under vmap
+  mlps.py       JointMLP, FactorizedNet (exactly diagonal Jacobian), PooledNet
+  aithal.py     AithalMLP (Aithal et al. 2024)
+  registry.py   NETS {kind: class} and make_net(kind, dim, *, key, **hyper)
+"""
+
+from .aithal import AithalBlock, AithalMLP
+from .base import AbstractScoreNet
+from .embedding import EMBEDDINGS, AbstractEmbedding, FourierEmbedding, SinusoidalEmbedding
+from .layers import dense, layer_norm, mlp_apply
+from .mlps import FACTORIZED_MODES, FactorizedNet, JointMLP, PooledNet
+from .precond import PRECONDS, AbstractPrecond, EDMPrecond, EpsPrecond
+from .registry import NETS, make_net, net_arguments
+
+__all__ = [
+    "AbstractScoreNet", "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "AithalBlock",
+    "AbstractPrecond", "EDMPrecond", "EpsPrecond", "AbstractEmbedding", "SinusoidalEmbedding",
+    "FourierEmbedding", "NETS", "PRECONDS", "EMBEDDINGS", "FACTORIZED_MODES", "make_net", "net_arguments",
+    "dense", "mlp_apply", "layer_norm",
+]
