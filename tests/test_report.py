@@ -19,8 +19,8 @@ def test_committed_report_is_regenerated_from_recorded_runs(tmp_path):
     text = out.read_text()
     committed = (ROOT / "docs" / "REPRODUCTION.md").read_text()
     # Links are relative to the report's folder, so compare the claims table only.
-    table = [l for l in text.splitlines() if l.startswith("| ") and l[2:3].isdigit()]
-    assert table == [l for l in committed.splitlines() if l.startswith("| ") and l[2:3].isdigit()]
+    table = [row for row in text.splitlines() if row.startswith("| ") and row[2:3].isdigit()]
+    assert table == [row for row in committed.splitlines() if row.startswith("| ") and row[2:3].isdigit()]
     assert len(table) == len(CLAIMS)
     for row in table:
         assert any(f"**{v}**" in row for v in (REP, NOT, DEP))

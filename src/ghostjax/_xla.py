@@ -41,7 +41,8 @@ class BackendJit:
         self.fn, self.cpu_options = fn, dict(cpu_options)
         self.default = eqx.filter_jit(fn)
         self._tuned = None
-        functools.update_wrapper(self, fn)
+        # Name and docstring only: copying a Module's __dict__ would overwrite self.fn.
+        functools.update_wrapper(self, fn, updated=())
 
     def tuned(self):
         """The top-level compilation: with the options where they apply, else `self.default`."""

@@ -105,7 +105,7 @@ def main(argv=None) -> int:
             run_study(str(Path(args.configs) / f"{name}.toml"), [], str(runs / name), progress=True)
     loaded = load_runs(runs)
     if not loaded:
-        raise FileNotFoundError(f"--runs {runs}: no recorded runs (<study>/metrics.json); use --rerun")
+        raise ConfigError(f"--runs {runs}: no recorded runs (<study>/metrics.json); use --rerun")
     for name, m in loaded.items():
         figdir = runs / name / "figures"
         m["_figures"] = sorted(p.stem for p in figdir.glob("*.png")) if figdir.is_dir() else []

@@ -120,10 +120,11 @@ class RunDir:
 
     @classmethod
     def claim(cls, path: str | Path, config: dict, *, same_run: Callable[[dict, dict], str | None] = same_config,
-              resume: bool = False) -> "RunDir":
+              resume: bool = False, noun: str = "ghostjax run") -> "RunDir":
         """Check that `path` may hold this run (ConfigError naming --out otherwise); writes nothing.
 
-        config: the run's config as a plain dict (config.to_dict); with `resume` a run must exist."""
+        config: the run's config as a plain dict (config.to_dict); with `resume` a run must exist;
+        `noun` names what the folder should hold in the messages ('sweep', 'study run', ...)."""
         import tomllib
 
         p = Path(path)
@@ -139,7 +140,7 @@ class RunDir:
             if why is not None:
                 raise ConfigError(f"--out {p}: holds {why}; choose another --out")
         elif p.exists() and any(p.iterdir()):
-            raise ConfigError(f"--out {p}: exists, is not empty and holds no ghostjax run (no config.toml)")
+            raise ConfigError(f"--out {p}: exists, is not empty and holds no {noun} (no config.toml)")
         elif resume:
             raise ConfigError(f"--resume: no run to resume in {p}")
         return cls(p, config)

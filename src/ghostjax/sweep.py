@@ -62,7 +62,7 @@ def prepare(args):
     cfg = load_config(SweepConfig, args.config, args.overrides)
     cells = expand(cfg)
     run = RunDir.claim(Path(args.out) if args.out else Path("runs") / cfg.name, to_dict(cfg),
-                       same_run=same_keys("name", "kind"))
+                       same_run=same_keys("name", "kind"), noun="sweep")
     return cfg, cells, run
 
 

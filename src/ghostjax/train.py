@@ -16,14 +16,13 @@ keeps the last good checkpoint.
 from __future__ import annotations
 
 import argparse
-import platform
 import shlex
 import sys
 import time
-import tomllib
 from pathlib import Path
 
-from .config import ArgumentParser, ConfigError, cli_guard, load_config, to_dict, to_toml
+from .config import ArgumentParser, ConfigError, cli_guard, load_config, to_dict
+from .runio import RunDir, run_meta, same_config
 
 DEFAULT_CONFIG = "configs/quickstart.toml"
 
@@ -52,18 +51,8 @@ def default_config_path() -> Path:
     raise ConfigError(f"--config: not given and {DEFAULT_CONFIG} not found (run from the repository root)")
 
 
-def _first_difference(a, b, prefix="") -> str | None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            d = _first_difference(a.get(k), b.get(k), f"{prefix}{k}.")
-            if d:
-                return d
-        return None
-    return None if a == b else prefix.rstrip(".")
-
-
 def prepare(args):
-    """Validated (config, config path, run dir). Creates nothing; ConfigError on bad input."""
+    """Validated (config, config path, claimed RunDir). Creates nothing; ConfigError on bad input."""
     from .experiments.learned import Config
 
     path = args.config
@@ -74,20 +63,9 @@ def prepare(args):
     if args.stop_after is not None and args.stop_after < 1:
         raise ConfigError(f"--stop-after: must be >= 1, got {args.stop_after}")
     cfg = load_config(Config, path, args.overrides)
-    out = Path(args.out) if args.out else Path("runs") / cfg.name
-    saved_path = out / "config.toml"
-    mine = tomllib.loads(to_toml(to_dict(cfg)))
-    if saved_path.is_file():
-        saved = tomllib.loads(saved_path.read_text())
-        diff = _first_difference(saved, mine)
-        if diff is not None:
-            raise ConfigError(f"--out {out}: holds a run with a different config (first difference: {diff}); "
-                              "choose another --out")
-    elif out.exists() and any(out.iterdir()):
-        raise ConfigError(f"--out {out}: exists, is not empty and holds no ghostjax run (no config.toml)")
-    elif args.resume:
-        raise ConfigError(f"--resume: no run to resume in {out}")
-    return cfg, path, out
+    run = RunDir.claim(Path(args.out) if args.out else Path("runs") / cfg.name, to_dict(cfg),
+                       same_run=same_config, resume=args.resume)
+    return cfg, path, run
 
 
 def format_table(summary: list[dict]) -> str:
@@ -100,18 +78,13 @@ def format_table(summary: list[dict]) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg, path, out = prepare(args)
-    import jax
-
+    cfg, path, run = prepare(args)
     from .experiments import learned
-    from .runio import atomic_write_text
     from .training import TrainingDiverged
 
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.toml", to_toml(to_dict(cfg)))
+    out = run.create().path
     command = " ".join(["python -m ghostjax.train --config", shlex.quote(str(path)), *map(shlex.quote, args.overrides)])
-    meta = {"command": command, "config": to_dict(cfg), "jax": jax.__version__, "python": platform.python_version(),
-            "device": jax.devices()[0].platform}
+    meta = run_meta(command, config=to_dict(cfg))
     t0 = time.perf_counter()
     try:
         summary = learned.run(cfg, out, resume=args.resume, stop_after=args.stop_after,

@@ -27,7 +27,7 @@ import itertools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from ..mixtures import GaussianMixture
 
@@ -56,7 +56,7 @@ def _classify_one(x: Float[Array, " D"], means: Float[Array, "K D"], stds: Float
     return label.astype(jnp.int32), snap
 
 
-def classify(x: Float[Array, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL
+def classify(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL
              ) -> tuple[Int[Array, " N"], Float[Array, "N D"]]:
     """Labels [N] (REAL = 0, GHOST = 1, OFF = 2) and per-coordinate snaps [N, D] of samples x."""
     x = jnp.asarray(x, gm.means.dtype)
@@ -67,7 +67,7 @@ def classify(x: Float[Array, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL
     return jax.lax.map(lambda xi: _classify_one(xi, gm.means, gm.stds, t), x, batch_size=block)
 
 
-def census(x: Float[Array, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL) -> dict:
+def census(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL) -> dict:
     """Counts and fractions of real / ghost / off-support samples x [N, D] (traceable).
 
     Returns {'n', 'real', 'ghost', 'off', 'real_fraction', 'ghost_fraction', 'off_fraction',
@@ -82,7 +82,7 @@ def census(x: Float[Array, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL) -> di
     return out
 
 
-def corner_counts(x: Float[Array, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL) -> dict[int, int]:
+def corner_counts(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL) -> dict[int, int]:
     """{corner code: number of real or ghost samples at it} for hypercube mixtures (host-side).
 
     The code of a ±1 pattern sets bit i where coordinate i is +1 (D ≤ 62)."""
