@@ -15,18 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ArgumentParser, ConfigError, apply_overrides, cli_guard, load_config, read_toml, to_dict
+from .config import ConfigError, apply_overrides, cli_guard, entry_parser, load_config, read_toml, to_dict
 from .experiments import NAMES, no_progress, study_module
 from .runio import RunDir, run_meta, same_keys
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = ArgumentParser(prog="python -m ghostjax.analyze", description=__doc__.split("\n\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help=f"study TOML (configs/<study>.toml; study is one of {', '.join(NAMES)})")
-    p.add_argument("--out", help="run directory (default runs/<study>)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. n=2048 dims=[2,3]")
+    p = entry_parser("python -m ghostjax.analyze", __doc__, example="n=2048 dims=[2,3]",
+                     config_help=f"study TOML (configs/<study>.toml; study is one of {', '.join(NAMES)})",
+                     out_help="run directory (default runs/<study>)")
     return p.parse_args(argv)
 
 

@@ -195,6 +195,20 @@ class ArgumentParser(argparse.ArgumentParser):
         raise ConfigError(f"arguments: {message}")
 
 
+def entry_parser(prog: str, doc: str, *, config_help: str, out_help: str, example: str,
+                 config_required: bool = False, **kw) -> ArgumentParser:
+    """The parser every entry point starts from: --config, --out, --no-progress and dotted overrides.
+
+    doc: the module docstring (its second paragraph is the description)."""
+    p = ArgumentParser(prog=prog, description=doc.split("\n\n")[1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+    p.add_argument("--config", required=config_required, help=config_help)
+    p.add_argument("--out", help=out_help)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("overrides", nargs="*", help=f"dotted overrides, e.g. {example}")
+    return p
+
+
 def cli_guard(main: Callable[[], int | None]) -> Callable[[], int]:
     """Wrap an entry point: a ConfigError (bad input) -> one line on stderr, exit 2. Any other
     exception is a bug and keeps its traceback."""

@@ -21,21 +21,18 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ArgumentParser, ConfigError, cli_guard, load_config, to_dict
+from .config import ConfigError, cli_guard, entry_parser, load_config, to_dict
 from .runio import RunDir, same_keys
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = ArgumentParser(prog="python -m ghostjax.sweep", description=__doc__.split("\n\n")[1],
-                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
-    p.add_argument("--config", required=True, help="sweep TOML (configs/sweep_dims.toml, sweep_learned.toml, ...)")
-    p.add_argument("--out", help="run directory (default runs/<name>)")
+    p = entry_parser("python -m ghostjax.sweep", __doc__, example="grid.dim=[2,4] base.n=1024 run.batch_cells=4",
+                     config_help="sweep TOML (configs/sweep_dims.toml, sweep_learned.toml, ...)", config_required=True,
+                     out_help="run directory (default runs/<name>)", epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("--coordinator", metavar="HOST:PORT", help="jax.distributed coordinator (process 0's address)")
     p.add_argument("--num-processes", type=int, metavar="N", help="number of processes (hosts) in the run")
     p.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0 … N−1")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--stop-after-batches", type=int, help=argparse.SUPPRESS)  # tests: SIGKILL after K batches
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. grid.dim=[2,4] base.n=1024 run.batch_cells=4")
     return p.parse_args(argv)
 
 

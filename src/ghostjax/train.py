@@ -21,22 +21,18 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ArgumentParser, ConfigError, cli_guard, load_config, to_dict
+from .config import ConfigError, cli_guard, entry_parser, load_config, to_dict
 from .runio import RunDir, run_meta, same_config
 
 DEFAULT_CONFIG = "configs/quickstart.toml"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = ArgumentParser(prog="python -m ghostjax.train", description=__doc__.split("\n\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help=f"config TOML (default {DEFAULT_CONFIG})")
-    p.add_argument("--out", help="run directory (default runs/<name>)")
+    p = entry_parser("python -m ghostjax.train", __doc__, example='train.steps=500 model.kinds=["joint"]',
+                     config_help=f"config TOML (default {DEFAULT_CONFIG})", out_help="run directory (default runs/<name>)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                    help="stop every cell at this step with a checkpoint, as an interruption would (testing)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.steps=500 model.kinds=[\"joint\"]")
     return p.parse_args(argv)
 
 
