@@ -139,8 +139,8 @@ def test_traced_census_and_ghost_mass_match_reference(dim, weight):
     gm = gj.GaussianMixture.opposite_corners(dim, std=0.3, weight=weight)
     rng = np.random.default_rng(dim)
     x = (rng.normal(size=(2000, dim)) + 0.8 * rng.choice([-1.0, 1.0], size=(2000, 1))).astype(np.float32)
-    traced = lambda x, s, w, t: exact.census_fractions(x, gj.GaussianMixture.opposite_corners(dim, s, w), t)  # noqa: E731
-    f = jax.jit(traced)(x, jnp.float32(0.3), jnp.float32(weight), jnp.float32(1e-3))
+    traced = lambda x, s, w: exact.census_fractions(x, gj.GaussianMixture.opposite_corners(dim, s, w), 1e-3)  # noqa: E731
+    f = jax.jit(traced)(x, jnp.float32(0.3), jnp.float32(weight))
     ref = {k: float(v) for k, v in census(x, gm).items()}
     np.testing.assert_allclose(np.asarray(f), [ref["real_fraction"], ref["ghost_fraction"], ref["off_fraction"]],
                                atol=1e-6)

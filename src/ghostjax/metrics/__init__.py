@@ -8,6 +8,6 @@
 A metric never imports a study.
 """
 
-from .census import census, classify, corner_counts, product_ghost_mass, threshold
+from .census import census, classify, corner_counts, product_ghost_mass, thresholds
 
-__all__ = ["census", "classify", "corner_counts", "product_ghost_mass", "threshold"]
+__all__ = ["census", "classify", "corner_counts", "product_ghost_mass", "thresholds"]

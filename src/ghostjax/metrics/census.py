@@ -1,32 +1,37 @@
 """The census: one definition of real / ghost / off-support, used by every entry point.
 
-Definition. Let μ_k, s_k [D] be the means and stds of the K data modes and
-t(D, tail) = Φ⁻¹(1 − q/2) with q = 1 − (1 − tail)^{1/D}: the per-coordinate threshold, in stds,
-such that an exact sample of a diagonal Gaussian mode has every |x_i − μ_i|/s_i ≤ t with
-probability exactly 1 − tail. A sample x [D] is
-  real   if max_i |x_i − μ_ki| / s_ki ≤ t for some data mode k;
+Definition. For a diagonal Gaussian mode (mean μ [D], stds s [D]) and a point x [D], let
+z_i = (x_i − μ_i)/s_i. The point is *at* the mode when both
+  max_i |z_i| ≤ t(D, tail)   with t = Φ⁻¹(1 − q/2), q = 1 − (1 − tail/2)^{1/D}, and
+  Σ_i z_i²   ≤ c(D, tail)    with c the (1 − tail/2) quantile of χ²_D,
+so an exact sample of the mode is at it with probability ≥ 1 − tail (each test fails with
+probability exactly tail/2). The per-coordinate test tells a one-coordinate flip to a neighbouring
+corner from a sample of the mode at any D; the aggregate test rejects points that are a little off
+in every coordinate (e.g. the origin between ±(1,…,1), or a diffuse cloud), which the per-coordinate
+test alone accepts in high D. A sample x is
+  real   if it is at some data mode k;
   ghost  otherwise, if its per-coordinate snap c (c_i = the value μ_{k,i} nearest to x_i, over k,
          with that component's std s_i) is a mode of the product of marginals that holds no data
-         (c is no μ_k) and max_i |x_i − c_i| / s_i ≤ t;
+         (c is no μ_k) and x is at c (same two tests, stds s_i);
   off    otherwise (between modes, beyond the outer modes, or far from every mode).
-So exact samples of the data are real with probability ≥ 1 − tail at every D (the default tail
-1e-3 gives t = 3.29 at D = 1, 3.84 at D = 8, 4.47 at D = 128, 4.90 at D = 1024); a one-coordinate flip to a ghost
-corner is a ghost as long as the modes are narrower than the gap (t·s below half the gap between
-per-coordinate values; where regions overlap, real is decided first). For hypercube mixtures the
-snap is the sign pattern (restricted to the signs each coordinate sees), so the ghost corners are
-the 2^{D_free} − k corners of the product of marginals.
+The default tail 1e-3 gives t = 3.48, 4.16, 4.62, 5.03 and c = 12.1, 41.3, 187, 1179 at D = 1, 16,
+128, 1024. For hypercube mixtures the snap is the sign pattern (restricted to the signs each
+coordinate sees), so the ghost corners are the 2^{D_free} − k corners of the product of marginals.
 
-Everything here is traceable (jit, vmap over sweep cells); `corner_counts` and the ghost-count
-helpers are host-side.
+`tail` is a Python float (it fixes the thresholds at trace time); x and the mixture may be traced
+(jit, vmap over sweep cells). `corner_counts` and the ghost-count helpers are host-side.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+from statistics import NormalDist
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.stats
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ..mixtures import GaussianMixture
@@ -36,45 +41,53 @@ REAL, GHOST, OFF = 0, 1, 2
 _WORK_FLOATS = 2**22  # samples are classified in blocks of about this many K·D elements
 
 
-def threshold(dim: int, tail=DEFAULT_TAIL) -> Float[Array, ""]:
-    """t(D, tail): per-coordinate bound in stds met by a whole exact sample with prob. 1 − tail."""
-    tail = jnp.asarray(tail, jnp.result_type(float))
-    q = -jnp.expm1(jnp.log1p(-tail) / dim)  # per-coordinate two-sided tail
-    return -jax.scipy.special.ndtri(0.5 * q)
+def thresholds(dim: int, tail: float = DEFAULT_TAIL) -> tuple[float, float]:
+    """(t, c): the per-coordinate bound on |z_i| and the bound on Σ z_i² (module docstring)."""
+    tail = float(tail)
+    if not 0.0 < tail < 1.0:
+        raise ValueError(f"tail: must lie in (0, 1), got {tail}")
+    q = -math.expm1(math.log1p(-0.5 * tail) / dim)  # per-coordinate two-sided tail of the box
+    return -NormalDist().inv_cdf(0.5 * q), float(scipy.stats.chi2.isf(0.5 * tail, dim))
 
 
-def _classify_one(x: Float[Array, " D"], means: Float[Array, "K D"], stds: Float[Array, "K D"], t):
+def _at(z: Float[Array, "*K D"], t: float, c: float):
+    """Whether points with standardised deviations z are at their mode (both tests), [*K]."""
+    return (jnp.max(jnp.abs(z), axis=-1) <= t) & (jnp.sum(z * z, axis=-1) <= c)
+
+
+def _classify_one(x: Float[Array, " D"], means: Float[Array, "K D"], stds: Float[Array, "K D"], t: float,
+                  c: float):
     """(label, snap [D]) of one sample: REAL, GHOST or OFF (see the module docstring)."""
-    dev = jnp.abs(x[None, :] - means)  # [K, D]
-    real = jnp.min(jnp.max(dev / stds, axis=1)) <= t
-    nearest = jnp.argmin(dev, axis=0)  # [D]: per-coordinate nearest component
+    real = jnp.any(_at((x[None, :] - means) / stds, t, c))
+    nearest = jnp.argmin(jnp.abs(x[None, :] - means), axis=0)  # [D]: per-coordinate nearest component
     cols = jnp.arange(x.shape[0])
     snap, snap_std = means[nearest, cols], stds[nearest, cols]
-    on_snap = jnp.max(jnp.abs(x - snap) / snap_std) <= t
     snap_is_data = jnp.any(jnp.all(means == snap[None, :], axis=1))
-    label = jnp.where(real, REAL, jnp.where(on_snap & ~snap_is_data, GHOST, OFF))
+    ghost = ~snap_is_data & _at((x - snap) / snap_std, t, c)
+    label = jnp.where(real, REAL, jnp.where(ghost, GHOST, OFF))
     return label.astype(jnp.int32), snap
 
 
-def classify(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL
+def classify(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail: float = DEFAULT_TAIL
              ) -> tuple[Int[Array, " N"], Float[Array, "N D"]]:
     """Labels [N] (REAL = 0, GHOST = 1, OFF = 2) and per-coordinate snaps [N, D] of samples x."""
     x = jnp.asarray(x, gm.means.dtype)
     if x.ndim != 2 or x.shape[1] != gm.dim:
         raise ValueError(f"x: expected shape [N, {gm.dim}], got {tuple(x.shape)}")
-    t = threshold(gm.dim, tail).astype(x.dtype)
+    t, c = thresholds(gm.dim, tail)
     block = max(1, _WORK_FLOATS // (gm.n_components * gm.dim))
-    return jax.lax.map(lambda xi: _classify_one(xi, gm.means, gm.stds, t), x, batch_size=block)
+    return jax.lax.map(lambda xi: _classify_one(xi, gm.means, gm.stds, t, c), x, batch_size=block)
 
 
-def census(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL) -> dict:
-    """Counts and fractions of real / ghost / off-support samples x [N, D] (traceable).
+def census(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail: float = DEFAULT_TAIL) -> dict:
+    """Counts and fractions of real / ghost / off-support samples x [N, D] (traceable in x, gm).
 
-    Returns {'n', 'real', 'ghost', 'off', 'real_fraction', 'ghost_fraction', 'off_fraction',
-    'threshold'} as JAX scalars (float() them for host use)."""
+    Returns {'n', 'real', 'ghost', 'off', 'real_fraction', 'ghost_fraction', 'off_fraction'} as
+    JAX scalars (float() them for host use), and the thresholds 't_coordinate', 'c_total' (floats)."""
     labels, _ = classify(x, gm, tail)
     n = labels.shape[0]
-    out: dict = {"n": n, "threshold": threshold(gm.dim, tail)}
+    t, c = thresholds(gm.dim, tail)
+    out: dict = {"n": n, "t_coordinate": t, "c_total": c}
     for name, code in (("real", REAL), ("ghost", GHOST), ("off", OFF)):
         count = jnp.sum(labels == code)
         out[name] = count
@@ -82,7 +95,7 @@ def census(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL) -
     return out
 
 
-def corner_counts(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail=DEFAULT_TAIL) -> dict[int, int]:
+def corner_counts(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail: float = DEFAULT_TAIL) -> dict[int, int]:
     """{corner code: number of real or ghost samples at it} for hypercube mixtures (host-side).
 
     The code of a ±1 pattern sets bit i where coordinate i is +1 (D ≤ 62)."""

@@ -15,10 +15,10 @@ sampler pass over the stacked state [x_joint, x_fact], so one compiled scan). Re
   ep_total                     ∫ σ² G_traj d ln σ over the grid = the Girsanov KL between the joint
                                and factorized reverse path measures along the joint sampler
 Census: metrics.census (one definition for every entry point; `tail` is the probability that an
-exact data sample is not called real; `threshold` is the per-coordinate bound in stds it implies).
+exact data sample is not called real).
 
-Shapes (dim, n, n_steps, method, grid) are static; seed, std, weight, sigma_max, sigma_min, rho
-and tail are arrays vmapped over the cells of a batch. Keys come from the cell's seed alone
+Shapes (dim, n, n_steps, method, grid) and the census tail are static; seed, std, weight,
+sigma_max, sigma_min and rho are arrays vmapped over the cells of a batch. Keys come from the cell's seed alone
 (PRNGKey(seed), then fold_in 0: prior, 1: sampler noise), and with JAX's partitionable threefry
 the draws do not depend on how particles and cells are laid out over devices.
 """
@@ -38,7 +38,7 @@ from pydantic import Field, model_validator
 from .. import integrate
 from ..config import ConfigError, Section
 from ..integrate import prior, sample
-from ..metrics.census import DEFAULT_TAIL, census, product_ghost_mass, threshold
+from ..metrics.census import DEFAULT_TAIL, census, product_ghost_mass
 from ..metrics.gaps import gap_terms
 from ..metrics.peaks import find_peak
 from ..mixtures import GaussianMixture
@@ -48,7 +48,7 @@ from ..scores import PairScore
 from ..solvers import SOLVERS, solver_from_name
 from . import mesh as meshes
 
-NUMERIC = ("seed", "std", "weight", "sigma_max", "sigma_min", "rho", "tail")
+NUMERIC = ("seed", "std", "weight", "sigma_max", "sigma_min", "rho")
 CENSUS = ("real", "ghost", "off")
 
 
@@ -98,8 +98,8 @@ class JointHalfGap(eqx.Module):
 
 
 def cell_fn(static: tuple, particles: NamedSharding | None):
-    """The per-cell computation for static settings (dim, n, n_steps, method, grid)."""
-    dim, n, n_steps, method, grid = static
+    """The per-cell computation for static settings (dim, n, n_steps, method, grid, tail)."""
+    dim, n, n_steps, method, grid, tail = static
 
     def cell(p: dict) -> dict:
         gm = GaussianMixture.opposite_corners(dim, p["std"], p["weight"])
@@ -113,8 +113,8 @@ def cell_fn(static: tuple, particles: NamedSharding | None):
         res = sample(PairScore(gm.score, gm.factorized_score), x0, sig, jax.random.fold_in(key, 1), solver=solver_from_name(method),
                      observers={"gap": Mean(JointHalfGap(gm))})
         x, obs = res.x, res.observations
-        return {"joint": census_fractions(x[:, :dim], gm, p["tail"]), "fact": census_fractions(x[:, dim:], gm, p["tail"]),
-                "predicted": product_ghost_mass(gm), "sigma_data": sd, "threshold": threshold(dim, p["tail"]),
+        return {"joint": census_fractions(x[:, :dim], gm, tail), "fact": census_fractions(x[:, dim:], gm, tail),
+                "predicted": product_ghost_mass(gm), "sigma_data": sd,
                 "sigmas": sig[:-1], "curve": obs["gap"]}
 
     return cell
@@ -128,7 +128,7 @@ def summarize(out: dict, i: int) -> tuple[dict, dict]:
     g, ep = c[:, 0], s * s * c[:, 0]
     row = {f"{what}_{which}": float(out[which][i][j]) for which in ("joint", "fact") for j, what in enumerate(CENSUS)}
     row["ghost_predicted"] = float(out["predicted"][i])
-    row["sigma_data"], row["threshold"] = sd, float(out["threshold"][i])
+    row["sigma_data"] = sd
     pg, pe = find_peak(s / sd, g), find_peak(s / sd, ep)
     row.update(gap_peak_sigma=pg["x"], gap_peak=pg["y"], gap_peak_edge=pg["edge"],
                ep_peak_sigma=pe["x"], ep_peak=pe["y"], ep_peak_edge=pe["edge"],
@@ -143,7 +143,7 @@ class ExactKind:
     schema = ExactCell
     batched = True
     metrics = tuple(f"{w}_{s}" for s in ("joint", "fact") for w in CENSUS) + (
-        "ghost_predicted", "sigma_data", "threshold", "gap_peak_sigma", "gap_peak", "gap_peak_edge",
+        "ghost_predicted", "sigma_data", "gap_peak_sigma", "gap_peak", "gap_peak_edge",
         "ep_peak_sigma", "ep_peak", "ep_peak_edge", "ep_total")
     figure_metrics = ("ghost_fact", "ghost_predicted", "ghost_joint", "gap_peak_sigma", "ep_peak_sigma", "ep_total")
 
@@ -151,8 +151,8 @@ class ExactKind:
         self._compiled: dict = {}
 
     def static_key(self, s: ExactCell) -> tuple:
-        """Shapes and solver: cells with equal keys share one compiled program."""
-        return (s.dim, s.n, s.n_steps, s.method, s.grid)
+        """Shapes, solver and census tail: cells with equal keys share one compiled program."""
+        return (s.dim, s.n, s.n_steps, s.method, s.grid, s.tail)
 
     def cost(self, s: ExactCell) -> int:
         """Array elements of one cell's particle state (for run.max_batch_elements)."""
