@@ -1,6 +1,6 @@
 """ghostjax: a JAX engine for what a score function's structure does to diffusion sampling."""
 
-from . import observers, processes
+from . import guidance, observers, processes
 from .integrate import SampleResult, prior, sample
 from .losses import Loss
 from .metrics.census import census
@@ -29,5 +29,5 @@ __all__ = [
     "geometric_grid", "edm_grid", "ddpm_grid", "sigmas_from_betas", "vp_alpha", "ve_sigma", "vp_score",
     "AbstractScoreNet", "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "EDMPrecond", "EpsPrecond",
     "make_net", "Loss", "Optim", "fit",
-    "observers", "processes",
+    "guidance", "observers", "processes",
 ]

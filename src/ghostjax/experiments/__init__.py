@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 
-NAMES = ("census", "blind_corners", "two_gaps", "entropy_production", "speciation", "coupling")
+NAMES = ("census", "blind_corners", "two_gaps", "entropy_production", "speciation", "coupling", "guidance_distortion", "guidance_schedules")
 
 
 @dataclasses.dataclass
