@@ -27,7 +27,7 @@ from ..metrics.census import product_ghost_mass
 from ..nets import NETS
 from ..training import ema_model
 
-SCALARS = ("ghost_fraction", "off_fraction", "real_fraction", "threshold", "score_rel_err_band",
+SCALARS = ("ghost_fraction", "off_fraction", "real_fraction", "t_coordinate", "c_total", "score_rel_err_band",
            "score_eps_mse_band", "gap_peak", "gap_peak_sigma", "gap_final")
 
 

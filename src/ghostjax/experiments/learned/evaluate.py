@@ -77,7 +77,7 @@ def evaluate(score, gm: GaussianMixture, cfg: Config, gap: bool = True) -> dict:
     i = int(np.argmax(g))
     return {
         "ghost_fraction": float(c["ghost_fraction"]), "off_fraction": float(c["off_fraction"]),
-        "real_fraction": float(c["real_fraction"]), "threshold": float(c["threshold"]),
+        "real_fraction": float(c["real_fraction"]), "t_coordinate": c["t_coordinate"], "c_total": c["c_total"],
         "score_rel_err_band": float(np.mean(rel_b)), "score_eps_mse_band": float(np.mean(eps_b)),
         "gap_peak": float(g[i]), "gap_peak_sigma": float(gs[i]), "gap_final": float(final),
         "score_curve": {"sigma": sig.tolist(), "rel_err": rel.tolist(), "eps_mse": eps.tolist()},
