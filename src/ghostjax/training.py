@@ -121,8 +121,8 @@ def _train_chunk(state: TrainState, gm, spec: Loss, opt, batch: int, n_steps: in
 
 
 # XLA:CPU's default YNNPACK library fusions ran the training step's dots and reductions slower than
-# XLA's own fusions with Eigen dots (benchmarks/bench_train.py, 2 cores: JointMLP ~23 -> ~25,
-# AithalMLP ~17 -> ~18 steps/s). An option of this one compilation; see _xla.py.
+# XLA's own fusions with Eigen dots (benchmarks/README.md, "Design decisions"). An option of this
+# one compilation; see _xla.py.
 TRAIN_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
 train_chunk = BackendJit(_train_chunk, TRAIN_CPU_OPTIONS)
 

@@ -18,8 +18,8 @@ def dense(layer: eqx.nn.Linear, x: Float[Array, "..."]) -> Float[Array, "..."]:
 
     The same maths with x on the left: vmapped over a batch, the dot then yields [B, out] with the
     batch leading, where W x yields [out, B] and XLA:CPU transposes it (the backward pass read those
-    transposes in its elementwise fusions, column by column). Measured on 2 cores: AithalMLP training
-    13-14 -> 17-18 steps/s (benchmarks/bench_train.py). Handles 'scalar' in/out features like Linear.
+    transposes in its elementwise fusions, column by column; benchmarks/README.md, "Design decisions").
+    Handles 'scalar' in/out features like Linear.
     """
     if layer.in_features == "scalar":
         x = jnp.broadcast_to(x, (1,))
@@ -46,7 +46,7 @@ def layer_norm(norm: eqx.nn.LayerNorm, x: Float[Array, " W"]) -> Float[Array, " 
 
     Same maths (two-pass variance, eps inside the square root, optional weight and bias). XLA:CPU splits
     a vmapped 128-wide row reduction into an unfused reduce-window pass; a matrix-vector product is
-    one fused dot. AithalMLP training: +8 % steps/s in interleaved A/Bs (benchmarks/README.md).
+    one fused dot (benchmarks/README.md, "Design decisions").
     """
     if tuple(norm.shape) != x.shape:
         return norm(x)  # any other layout: equinox's own path (it raises on a mismatch)
