@@ -3,7 +3,7 @@
 
 Side by side in one process, repeats interleaved (other jobs share the cores):
 
-  ghostjax   gj.sample(gm.score, x_init, sigmas, key, method="euler_maruyama")
+  ghostjax   gj.sample(gm.score, x_init, sigmas, key, solver=gj.EulerMaruyama())
   (b) scan   the smallest hand-written jax.lax.scan loop doing the same maths (log-space softmax
              responsibilities, the same jax.random.normal draw from the same split key per step);
              compiled twice, with plain jax.jit and with the compiler option ghostjax uses on CPU,
@@ -21,13 +21,18 @@ Main case D = 8, N = 16384, 500 steps, K = 2 and K = 64. Then the large case K =
     python benchmarks/bench_sampler.py            # full run (< 10 min on 2 cores)
     python benchmarks/bench_sampler.py --quick    # smoke run (< 1 min; fewer steps, no plain-jit variants)
     python benchmarks/bench_sampler.py --huge     # also N = 10^5 in the large case (slow)
+    python benchmarks/bench_sampler.py --large-k  # only the matrix-product path: K = 10^4, D = 128 score step
+                                                  # before/after vs a 4096^3 GEMM, K = 2 / 64 (~2 min)
 
-Results: benchmarks/results/bench_sampler.json and .md (see benchmarks/README.md).
+Results: benchmarks/results/bench_sampler.json and .md, bench_sampler_matmul.json and .md for --large-k
+(see benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import platform
@@ -102,6 +107,7 @@ def machine_info() -> dict:
         "prng_impl": str(jax.config.jax_default_prng_impl),
         "xla_flags_env": os.environ.get("XLA_FLAGS", ""),
         "ghostjax_cpu_compiler_options": _cpu_options(),
+        "cpu_vector_extensions": cpu_vector_extensions(),
     }
 
 
@@ -116,9 +122,15 @@ def make_problem(K: int, D: int, N: int, steps: int, seed: int = 0, chunk: int |
     return gm, sigmas, x_init, key
 
 
-def ghostjax_em(gm, x_init, sigmas, key):
+def _em_kw() -> dict:
+    """Euler–Maruyama for gj.sample, in the solver API or the older method= API."""
     _, _, gj = _jax()
-    return gj.sample(gm.score, x_init, sigmas, key, method="euler_maruyama").x
+    return {"solver": gj.EulerMaruyama()} if hasattr(gj, "EulerMaruyama") else {"method": "euler_maruyama"}
+
+
+def ghostjax_em(gm, x_init, sigmas, key, score=None):
+    _, _, gj = _jax()
+    return gj.sample(gm.score if score is None else score, x_init, sigmas, key, **_em_kw()).x
 
 
 def hand_scan_em(x, sigmas, key, means, log_w, data_var):
@@ -283,8 +295,13 @@ def child_large(N, K, D, steps, reps, chunk):
         from ghostjax import integrate
 
         opts = _cpu_options()
-        run = jax.jit(lambda g, x, s, k: integrate._run_impl(g.score, x, s, k, {}, "euler_maruyama", "beta", False)[0],
-                      **({"compiler_options": opts} if opts else {}))
+        if hasattr(gj, "EulerMaruyama"):
+            def impl(g, x, s, k):
+                return integrate._run_impl(g.score, x, s, k, {}, gj.EulerMaruyama(), False)[0]
+        else:
+            def impl(g, x, s, k):
+                return integrate._run_impl(g.score, x, s, k, {}, "euler_maruyama", "beta", False)[0]
+        run = jax.jit(impl, **({"compiler_options": opts} if opts else {}))
         t0 = time.perf_counter()
         m = run.lower(gm, x_init, sigmas, key).compile().memory_analysis()
         res = {"N": N, "K": K, "D": D, "steps": steps, "chunk": gm.chunk, "compile_only": True,
@@ -364,6 +381,178 @@ def bench_scaling(grid, steps, reps, log):
     return out
 
 
+# ---------------------------------------------------------------------------------- large K: matrix products
+LARGE_K = {"N": 4096, "K": 10_000, "D": 128, "steps": 2}
+
+
+def cpu_vector_extensions() -> dict:
+    """The CPU's SIMD extensions from /proc/cpuinfo: {"best": "AVX-512" | "AVX2" | ..., "flags": [...]}."""
+    flags = set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    simd = sorted(f for f in flags if f.startswith(("avx", "fma", "sse4", "amx")))
+    best = ("AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "AVX" if "avx" in flags
+            else "unknown")
+    return {"best": best, "flags": simd}
+
+
+@contextlib.contextmanager
+def mixture_path(path: str):
+    """Trace GaussianMixture's joint posterior on one path: "stream" (the chunked elementwise
+    path, i.e. the code before the matrix products), "matmul", or "auto" (the library's dispatch)."""
+    from ghostjax import _matmul
+
+    names = ("MATMUL_MIN_K", "MATMUL_MIN_D", "MATMUL_MIN_KD")
+    saved = {n: getattr(_matmul, n) for n in names}
+    if path != "auto":
+        for n in names:
+            setattr(_matmul, n, 10**12 if path == "stream" else 0)
+    try:
+        yield
+    finally:
+        for n, v in saved.items():
+            setattr(_matmul, n, v)
+
+
+@functools.cache
+def _path_score_class():
+    import equinox as eqx
+
+    class PathScore(eqx.Module):
+        """gm.score traced on a forced path; `path` is static, so each path compiles on its own,
+        and gj.sample traces gm's arrays exactly as it does for the bound method gm.score."""
+
+        gm: eqx.Module
+        path: str = eqx.field(static=True)
+
+        def __call__(self, x, sigma):
+            with mixture_path(self.path):
+                return self.gm.score(x, sigma)
+
+    return PathScore
+
+
+def path_score(gm, path: str):
+    return _path_score_class()(gm, path)
+
+
+def _interleaved(runs: dict, reps: int, log, label: str) -> tuple[dict, list]:
+    """First call (compile) of each, then `reps` rounds in rotating order; wall seconds per run."""
+    first = {n: _timed(fn)[0] for n, fn in runs.items()}
+    walls, loads, names = {n: [] for n in runs}, [], list(runs)
+    for r in range(reps):
+        for n in names[r % len(names):] + names[: r % len(names)]:
+            walls[n].append(_timed(runs[n])[0])
+        loads.append(os.getloadavg()[0])
+        log(f"  {label} round {r + 1}/{reps}: load {loads[-1]:.1f}")
+    return {n: {"wall_s_all": walls[n], "wall_s_median": float(np.median(walls[n])), "first_call_s": first[n]}
+            for n in names}, loads
+
+
+def bench_large_k(reps: int, log) -> dict:
+    """K = 1e4, D = 128, N = 4096: score step before (streamed) vs after (matrix products), in
+    gj.sample and in research code's own jax.jit(jax.vmap(gm.score, (0, None))), against a
+    4096³ float32 GEMM of the same run; then K = 2 / K = 64 (D = 8) for regressions."""
+    jax, jnp, gj = _jax()
+    cfg = LARGE_K
+    N, K, D, steps = cfg["N"], cfg["K"], cfg["D"], cfg["steps"]
+    gm, sigmas, x_init, key = make_problem(K, D, N, steps)
+    a = jax.random.normal(jax.random.key(5), (4096, 4096), jnp.float32)
+    b = jax.random.normal(jax.random.key(6), (4096, 4096), jnp.float32)
+    gemm = jax.jit(lambda u, v: u @ v)
+    jit_stream = jax.jit(jax.vmap(path_score(gm, "stream"), (0, None)))
+    jit_matmul = jax.jit(jax.vmap(gm.score, (0, None)))  # research code, verbatim: gm closed over
+    score_stream = path_score(gm, "stream")
+    x = 3.0 * jax.random.normal(jax.random.key(7), (N, D))
+    runs = {
+        "gemm_4096": lambda: gemm(a, b),
+        "sample_stream": lambda: ghostjax_em(gm, x_init, sigmas, key, score=score_stream),
+        "sample_matmul": lambda: ghostjax_em(gm, x_init, sigmas, key),
+        "jit_stream": lambda: jit_stream(x, 0.5),
+        "jit_matmul": lambda: jit_matmul(x, 0.5),
+    }
+    log(f"large K: N={N} K={K} D={D}, gj.sample over {steps} steps, research jit one score call, {reps} rounds")
+    timed, loads = _interleaved(runs, reps, log, "large K")
+    gemm_gflops = 2 * 4096**3 / timed["gemm_4096"]["wall_s_median"] / 1e9
+    flop = 6 * N * K * D
+    out = {"config": dict(cfg), "flop_per_score_step": flop, "flop_count": "6 N K D per score step",
+           "gemm_gflops": gemm_gflops, "loadavg_1min_per_round": loads, "runs": timed}
+    for name, r in timed.items():
+        if name == "gemm_4096":
+            r["ms"] = 1e3 * r["wall_s_median"]
+            continue
+        per_step = r["wall_s_median"] / (steps if name.startswith("sample") else 1)
+        r["ms_per_score_step"] = 1e3 * per_step
+        r["gflops"] = flop / per_step / 1e9
+        r["fraction_of_gemm"] = r["gflops"] / gemm_gflops
+    for ctx in ("sample", "jit"):
+        out[f"{ctx}_speedup"] = timed[f"{ctx}_stream"]["wall_s_median"] / timed[f"{ctx}_matmul"]["wall_s_median"]
+    s_new = np.asarray(jit_matmul(x, 0.5), np.float64)
+    s_old = np.asarray(jit_stream(x, 0.5), np.float64)
+    out["max_rel_diff_matmul_vs_stream"] = float(np.max(np.linalg.norm(s_new - s_old, axis=1)
+                                                        / (1 + np.linalg.norm(s_old, axis=1))))
+    for ctx in ("sample", "jit"):
+        r = timed[f"{ctx}_matmul"]
+        log(f"  {ctx}: {timed[f'{ctx}_stream']['ms_per_score_step']:.0f} -> {r['ms_per_score_step']:.0f} ms/step "
+            f"({out[f'{ctx}_speedup']:.2f}x), {r['gflops']:.0f} GFlop/s = {100 * r['fraction_of_gemm']:.0f} % of "
+            f"GEMM ({gemm_gflops:.0f} GFlop/s)")
+    out["small_k"] = bench_small_k_paths(reps, log)
+    return out
+
+
+def bench_small_k_paths(reps: int, log, N: int = 16384, D: int = 8, steps: int = 100) -> dict:
+    """bench_sampler's main cases (D = 8, K = 2 and 64) on the library's dispatch ("auto"), the
+    streamed path as before the change ("stream") and forced matrix products ("matmul")."""
+    out = {}
+    for K in (2, 64):
+        gm, sigmas, x_init, key = make_problem(K, D, N, steps)
+        scores = {p: path_score(gm, p) for p in ("auto", "stream", "matmul")}
+        runs = {p: functools.partial(ghostjax_em, gm, x_init, sigmas, key, score=s) for p, s in scores.items()}
+        timed, loads = _interleaved(runs, reps, log, f"K={K}")
+        for r in timed.values():
+            r["ms_per_step"] = 1e3 * r["wall_s_median"] / steps
+        out[f"K={K}"] = {"K": K, "D": D, "N": N, "steps": steps, "runs": timed, "loadavg_1min_per_round": loads,
+                         "auto_vs_stream_time": timed["auto"]["wall_s_median"] / timed["stream"]["wall_s_median"]}
+        log(f"  K={K}: " + ", ".join(f"{p} {r['ms_per_step']:.3f} ms/step" for p, r in timed.items()))
+    return out
+
+
+def large_k_markdown(res: dict) -> str:
+    m, lk = res["machine"], res["large_k"]
+    c = lk["config"]
+    lines = [f"# bench_sampler --large-k ({res['date_utc']})", "",
+             f"Machine: {m['cpu_model']}, {m['cpu_count']} CPU cores, SIMD {m['cpu_vector_extensions']['best']}, "
+             f"jax {m['jax']}. Load average (1 min) at start / end: {res['loadavg_start'][0]:.1f} / "
+             f"{res['loadavg_end'][0]:.1f}; per round: {', '.join(f'{v:.1f}' for v in lk['loadavg_1min_per_round'])}.",
+             "", f"Score step N = {c['N']}, K = {c['K']}, D = {c['D']} (counted as 6·N·K·D = "
+             f"{lk['flop_per_score_step'] / 1e9:.1f} GFlop); 4096³ float32 GEMM in the same run: "
+             f"{lk['gemm_gflops']:.0f} GFlop/s ({lk['runs']['gemm_4096']['ms']:.0f} ms).", "",
+             "| context | path | ms / score step | GFlop/s | % of GEMM | speed-up |", "|---|---|---:|---:|---:|---:|"]
+    for ctx, label in (("sample", "gj.sample (sampler's compile options)"),
+                       ("jit", "research code: jax.jit(jax.vmap(gm.score, (0, None)))")):
+        for path in ("stream", "matmul"):
+            r = lk["runs"][f"{ctx}_{path}"]
+            sp = f"{lk[f'{ctx}_speedup']:.2f}x" if path == "matmul" else ""
+            name = "before: streamed (chunk 8)" if path == "stream" else "after: matrix products"
+            lines.append(f"| {label} | {name} | {r['ms_per_score_step']:.0f} | {r['gflops']:.0f} | "
+                         f"{100 * r['fraction_of_gemm']:.0f} | {sp} |")
+    lines += ["", f"max ‖s_matmul − s_stream‖ / (1 + ‖s_stream‖) over the particles: "
+              f"{lk['max_rel_diff_matmul_vs_stream']:.1e}", "",
+              "Main cases (D = 8, N = 16384, gj.sample): ms / step on the library's dispatch (auto), the streamed path "
+              "(as before) and forced matrix products:", "",
+              "| K | auto | stream (before) | matmul (forced) | auto / stream |", "|---:|---:|---:|---:|---:|"]
+    for case in lk["small_k"].values():
+        r = case["runs"]
+        lines.append(f"| {case['K']} | {r['auto']['ms_per_step']:.3f} | {r['stream']['ms_per_step']:.3f} | "
+                     f"{r['matmul']['ms_per_step']:.3f} | {case['auto_vs_stream_time']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------------------------- report
 def to_markdown(res: dict) -> str:
     m = res["machine"]
@@ -418,6 +607,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke run, < 1 minute")
     ap.add_argument("--huge", action="store_true", help="also run N = 1e5, K = 1e4, D = 128 (minutes)")
     ap.add_argument("--no-main", action="store_true", help="skip the K = 2 / 64 comparison")
+    ap.add_argument("--large-k", action="store_true",
+                    help="only the matrix-product cases: K = 1e4, D = 128 before/after, GEMM throughput, K = 2 / 64 "
+                         "(~2 min) -> results/bench_sampler_matmul.json/.md")
     ap.add_argument("--no-large", action="store_true")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--reps", type=int, default=None)
@@ -433,6 +625,9 @@ def main():
         return
     if a.render:
         res = json.loads(a.render.read_text())
+        if res.get("large_k"):
+            a.render.with_suffix(".md").write_text(large_k_markdown(res))
+            return
         if res.get("main"):
             res["verdicts"] = verdicts(res["main"])
         a.render.write_text(json.dumps(res, indent=1))
@@ -443,6 +638,21 @@ def main():
 
     def log(msg):
         print(f"[{time.perf_counter() - t_start:6.1f}s] {msg}", flush=True)
+
+    if a.large_k:
+        res = {"mode": "large_k", "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+               "loadavg_start": list(os.getloadavg()), "machine": machine_info()}
+        log(f"machine: {res['machine']['cpu_count']} CPUs, {res['machine']['cpu_vector_extensions']['best']}, "
+            f"load {res['loadavg_start']}")
+        res["large_k"] = bench_large_k(a.reps or 3, log)
+        res["loadavg_end"] = list(os.getloadavg())
+        res["total_wall_s"] = time.perf_counter() - t_start
+        out = a.out or RESULTS / "bench_sampler_matmul.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=1))
+        out.with_suffix(".md").write_text(large_k_markdown(res))
+        log(f"wrote {out} and {out.with_suffix('.md')} ({res['total_wall_s']:.0f} s)")
+        return
 
     if a.quick:
         cfg = dict(steps=50, np_steps=3, b_steps={64: 10}, reps=a.reps or 2, plain=False,

@@ -5,6 +5,9 @@ denoiser) is an average over K components of a per-component value [D], with wei
 softmax(logits) taken in log space. For large K the components are visited in chunks with a
 running log-sum-exp (the "online softmax"), so memory per example is O(chunk · D) and, vmapped
 over N particles, O(N · chunk) for the logits: [N, K, D] is never materialised.
+
+The joint posterior of large mixtures (D >= 16 and K · D >= 8192) takes the matrix-product path
+of _matmul.py instead; this path keeps the per-coordinate marginals and small mixtures.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ._matmul import matmul_average, matmul_logits, use_matmul
 from ._stream import stream_average
 from ._util import concrete as _concrete
 
@@ -31,8 +32,13 @@ class GaussianMixture(eqx.Module):
 
     Fields: means [K, D]; weights [K] (non-negative, summing to 1); stds [K, D] (per-component,
     per-coordinate standard deviations; an isotropic [K] or scalar std is broadcast).
-    `chunk` (static) is the number of components processed at once by the streamed reductions.
-    Vmapped over N particles the working set is about N · chunk · D floats, so a small chunk
+    Density methods take one example (x [D], σ scalar); vmap them. Two paths, chosen by K and D
+    (_matmul.use_matmul): the joint posterior of large mixtures (log_prob, score, denoise,
+    log_responsibilities; D >= 16, K >= 64, K·D >= 8192) goes through matrix products over
+    chunks of _matmul.MATMUL_CHUNK components (GEMMs under vmap, the winners recomputed by
+    direct differences; see _matmul.py), everything else through the streamed elementwise path.
+    `chunk` (static) is the number of components processed at once by that streamed path.
+    Vmapped over N particles its working set is about N · chunk · D floats, so a small chunk
     keeps it in cache and bounded (N = 1e5, D = 128: ~0.7 GiB at chunk 8, ~50 GiB at 1024);
     8 used the least CPU time per step in benchmarks/bench_sampler.py (D = 8 to 128).
     """
@@ -135,6 +141,9 @@ class GaussianMixture(eqx.Module):
             return logits, vals
 
         log_w = jnp.log(self.weights)
+        if not per_coordinate and use_matmul(self.n_components, self.dim):
+            # The joint posterior by matrix products (GEMMs under vmap; see _matmul.py).
+            return matmul_average(x, sigma, log_w, self.means, self.stds**2, value)
         return stream_average(component_fn, log_w, self.means, self.stds**2, self.chunk)
 
     def log_prob(self, x: Float[Array, " D"], sigma) -> Float[Array, ""]:
@@ -171,9 +180,16 @@ class GaussianMixture(eqx.Module):
         return self._stream(x, sigma, per_coordinate=True, value="denoise")[1]
 
     def log_responsibilities(self, x: Float[Array, " D"], sigma) -> Float[Array, " K"]:
-        """log P(component k | x_σ = x), shape [K] (materialises K; use for moderate K)."""
+        """log P(component k | x_σ = x), shape [K] (materialises K).
+
+        For large K (see _matmul.use_matmul) the logits come from matrix products, the largest
+        recomputed exactly; otherwise from direct differences ([K, D] per example).
+        """
         x = jnp.asarray(x, self.means.dtype)
         sigma = jnp.asarray(sigma, self.means.dtype)
+        if use_matmul(self.n_components, self.dim):
+            logits = matmul_logits(x, sigma, jnp.log(self.weights), self.means, self.stds**2)
+            return logits - jax.nn.logsumexp(logits)
         var = self.stds**2 + sigma * sigma
         diff = x[None, :] - self.means
         logits = jnp.log(self.weights) - 0.5 * jnp.sum(diff * diff / var + jnp.log(var) + _LOG_2PI, axis=1)
@@ -275,6 +291,20 @@ class GaussianMixture(eqx.Module):
         dt = _float_dtype(kw.get("dtype"))
         scale = jnp.asarray(scale, dt)
         return cls(jnp.asarray(spacing, dt) / scale * unit.astype(dt), None, jnp.asarray(std, dt) / scale, **kw)
+
+    @classmethod
+    def rotated_grid(cls, n: int = 5, spacing: float = 2.0, std: float = 0.05, scale: float = 1.0,
+                     angle: float = math.pi / 4, **kw) -> "GaussianMixture":
+        """`grid(n, spacing, std, scale)` with its means rotated by `angle` (radians, counter-clockwise)
+        about the origin. Isotropic modes stay isotropic under a rotation, so the scalar std is exact.
+
+        Aithal et al.'s "Gaussian25 rotated" (a diamond inside the same box) is
+        rotated_grid(5, spacing=2/√2, std=0.05, scale=sqrt(0.05² + 2²·2)).
+        """
+        base = cls.grid(n, spacing, std, scale, **kw)
+        c, s = math.cos(angle), math.sin(angle)
+        rot = jnp.asarray([[c, s], [-s, c]], base.means.dtype)  # row vectors: m @ rot rotates by +angle
+        return cls(base.means @ rot, base.weights, base.stds, **kw)
 
     @classmethod
     def line(cls, positions, std: float = 0.05, weights=None, **kw) -> "GaussianMixture":
