@@ -33,9 +33,8 @@ def _unrolled_small(fn: ComponentFn, log_w, means, variances):
     `fn`, and combined by elementwise maximum / add. Vmapped over
     particles, XLA then fuses the softmax and the weighted sum into the consumer of the result
     (one pass over [N, D]) instead of running a reduce over the component axis for each of
-    them; at K = 2, D = 8 the score costs 0.11 instead of 0.18 ms per step for N = 16384.
-    (Inside the streamed scan over chunks the same unrolling was 3x slower at K = 64: there the
-    reduce over the chunk axis stays.)
+    them (inside the streamed scan over chunks the reduce over the chunk axis stays: unrolling was
+    slower there; benchmarks/README.md, "Design decisions").
     """
     parts = [fn(log_w[i], means[i], variances[i]) for i in range(log_w.shape[0])]
     top = parts[0][0]

@@ -39,8 +39,7 @@ class GaussianMixture(eqx.Module):
     direct differences; see _matmul.py), everything else through the streamed elementwise path.
     `chunk` (static) is the number of components processed at once by that streamed path.
     Vmapped over N particles its working set is about N · chunk · D floats, so a small chunk
-    keeps it in cache and bounded (N = 1e5, D = 128: ~0.7 GiB at chunk 8, ~50 GiB at 1024);
-    8 used the least CPU time per step in benchmarks/bench_sampler.py (D = 8 to 128).
+    keeps it in cache and bounded (the measurements behind 8: benchmarks/README.md, "Design decisions").
     """
 
     means: Float[Array, "K D"]
