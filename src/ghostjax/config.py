@@ -168,6 +168,8 @@ def to_toml(data: dict) -> str:
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(scalar(x) for x in v) + "]"
+        if isinstance(v, dict):  # a table inside an array: an inline table (None values omitted)
+            return "{" + ", ".join(f"{k} = {scalar(x)}" for k, x in v.items() if x is not None) + "}"
         if v is None:
             raise ConfigError("to_toml: None has no TOML form")
         raise ConfigError(f"to_toml: cannot write {type(v).__name__}")

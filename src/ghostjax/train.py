@@ -1,13 +1,16 @@
 """`python -m ghostjax.train [--config configs/X.toml] [--out DIR] [--resume] [key.sub=value ...]`
 
-Trains the score networks of a learned-score config (joint, factorized, pooled, Aithal) on
-opposite-corner mixtures, then samples with each through the same integrator as the exact scores
-and prints ghost fractions, learned next to exact. Without --config it runs configs/quickstart.toml.
+Trains the score networks of a study config and samples them through the same integrator as the
+exact scores. The TOML's top-level `study` key picks the study: "learned" (the default when absent:
+joint, factorized, pooled, Aithal networks on opposite-corner mixtures; prints ghost fractions,
+learned next to exact) or "hallucination" (Aithal et al.'s DDPM toy experiments: hallucination
+fractions, the trajectory-variance detector, recursive training). Without --config it runs
+configs/quickstart.toml.
 The run directory (default runs/<name>) gets config.toml, metrics.json, summary.csv,
 cells/<cell>/{checkpoints/, curves.csv, result.json} and figures/*.png.
 
---resume continues an interrupted run from its checkpoints (the config is read back from the run
-directory when --config is not given); the resumed run ends with the same parameters as an
+--resume (learned study only) continues an interrupted run from its checkpoints (the config is
+read back from the run directory when --config is not given); the resumed run ends with the same parameters as an
 uninterrupted one. A run directory holding a different config is never overwritten.
 Bad input prints one line and exits 2, before anything is written; a NaN/inf loss exits 1 and
 keeps the last good checkpoint.
@@ -16,15 +19,17 @@ keeps the last good checkpoint.
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError, cli_guard, entry_parser, load_config, to_dict
+from .config import ConfigError, apply_overrides, build, cli_guard, entry_parser, read_toml, to_dict
 from .runio import RunDir, run_meta, same_config
 
 DEFAULT_CONFIG = "configs/quickstart.toml"
+STUDIES = {"learned": "ghostjax.experiments.learned", "hallucination": "ghostjax.experiments.hallucination"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -47,10 +52,18 @@ def default_config_path() -> Path:
     raise ConfigError(f"--config: not given and {DEFAULT_CONFIG} not found (run from the repository root)")
 
 
-def prepare(args):
-    """Validated (config, config path, claimed RunDir). Creates nothing; ConfigError on bad input."""
-    from .experiments.learned import Config
+def load(path: str, overrides: list[str]):
+    """(study name, validated config) of a train TOML: the `study` key (default "learned") picks the
+    study module, whose Config validates the rest. ConfigError naming the key on bad input."""
+    data = apply_overrides(read_toml(path), overrides)
+    study = data.pop("study", "learned") if data.get("study", "learned") == "learned" else data["study"]
+    if study not in STUDIES:
+        raise ConfigError(f"study: expected one of {', '.join(STUDIES)}, got {study!r}")
+    return study, build(importlib.import_module(STUDIES[study]).Config, data)
 
+
+def prepare(args):
+    """Validated (study, config, config path, claimed RunDir). Creates nothing; ConfigError on bad input."""
     path = args.config
     if path is None and args.resume and args.out and (Path(args.out) / "config.toml").is_file():
         path = str(Path(args.out) / "config.toml")
@@ -58,10 +71,12 @@ def prepare(args):
         path = str(default_config_path())
     if args.stop_after is not None and args.stop_after < 1:
         raise ConfigError(f"--stop-after: must be >= 1, got {args.stop_after}")
-    cfg = load_config(Config, path, args.overrides)
+    study, cfg = load(path, args.overrides)
+    if study != "learned" and (args.resume or args.stop_after is not None):
+        raise ConfigError(f"--resume: only the learned study resumes; the {study} study reruns (drop --resume/--stop-after)")
     run = RunDir.claim(Path(args.out) if args.out else Path("runs") / cfg.name, to_dict(cfg),
                        same_run=same_config, resume=args.resume)
-    return cfg, path, run
+    return study, cfg, path, run
 
 
 def format_table(summary: list[dict]) -> str:
@@ -74,7 +89,9 @@ def format_table(summary: list[dict]) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg, path, run = prepare(args)
+    study, cfg, path, run = prepare(args)
+    if study != "learned":
+        return run_study(study, cfg, path, run, args)
     from .experiments import learned
     from .training import TrainingDiverged
 
@@ -99,6 +116,26 @@ def main(argv=None) -> int:
             print(f"D={d}: best possible ghost fraction of any factorized score "
                   f"(product of marginals) 1 - w^D - (1-w)^D = {float(product_ghost_mass(gm)):.4f}")
     print(f"wrote {out} in {elapsed:.1f} s")
+    return 0
+
+
+def run_study(study: str, cfg, path: str, run: RunDir, args) -> int:
+    """Run a study other than the learned one: its module's run(cfg, out_dir, progress=, meta=) writes
+    metrics.json, summary.csv and figures in the run directory."""
+    mod = importlib.import_module(STUDIES[study])
+    out = run.create().path
+    parts = ["python -m ghostjax.train --config", shlex.quote(str(path))]
+    parts += ["--out", shlex.quote(str(args.out))] if args.out else []
+    meta = run_meta(" ".join(parts + [shlex.quote(o) for o in args.overrides]), study=study, config=to_dict(cfg))
+    t0 = time.perf_counter()
+    from .training import TrainingDiverged
+
+    try:
+        mod.run(cfg, out, progress=not args.no_progress, meta=meta)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 

@@ -81,7 +81,9 @@ class EpsPrecond(AbstractPrecond):
     """ε-prediction on VP-scaled inputs (see the module docstring)."""
 
     def inputs(self, x: Vec, sigma: Scalar) -> Vec:
-        return x / jnp.sqrt(1.0 + sigma * sigma)
+        # Above σ = 1e4, 1 + σ² rounds to σ² in float32, and σ² overflows past σ ≈ 1.8e19 (Aithal et
+        # al.'s DDPM grid reaches σ_T ≈ 3e23): divide by σ there.
+        return jnp.where(sigma > 1e4, x / sigma, x / jnp.sqrt(1.0 + sigma * sigma))
 
     def score(self, f: Vec, x: Vec, sigma: Scalar) -> Vec:
         return -f / sigma

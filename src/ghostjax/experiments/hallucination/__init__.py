@@ -1,0 +1,21 @@
+"""Hallucination by mode interpolation (Aithal, Maini, Lipton, Kolter 2024): DDPM toy experiments on
+1-D and 2-D Gaussian mixtures, the trajectory-variance detector, recursive training, and the
+questions the paper left open. Run with `python -m ghostjax.train --config configs/hallucination_*.toml`.
+
+  config.py     the pydantic Config (study = "hallucination", task = basic | recursive | gap |
+                architecture | ghosts) and its sections
+  data.py       the data sets as GaussianMixtures and their fixed equal-count training sets
+  nets.py       the networks by name (AithalMLP shared / independent blocks, Fourier input, ...)
+  fitting.py    training one network (training.fit on the fixed set, or on the mixture)
+  evaluate.py   Aithal et al.'s sampler with the predicted-x0 window; support split, detector, windows
+  run.py        the basic task and `run(cfg, out_dir)` (writes metrics.json, summary.csv, figures)
+  recursive.py  recursive training with the none / random / variance selection rules
+  questions.py  gap and number of modes, architecture, ghosts vs hallucinations
+  report.py     figures
+"""
+
+from .config import Config
+from .data import mixture, training_set
+from .run import run
+
+__all__ = ["Config", "mixture", "run", "training_set"]
