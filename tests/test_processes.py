@@ -70,3 +70,12 @@ def test_vp_ve_round_trip_and_vp_score():
 def test_bad_grid_arguments(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+@pytest.mark.parametrize("kind", ["geometric", "edm"])
+def test_traced_sigma_grid_matches_processes(kind):
+    """Sweeps build grids from traced σ_max, σ_min, ρ (vmapped over cells): same values as the concrete grid."""
+    ref = gj.geometric_grid(30.0, 0.01, 40) if kind == "geometric" else gj.edm_grid(30.0, 0.01, 40)
+    traced = jax.jit(lambda hi, lo, rho: P.grid_from_config(kind, 40, hi, lo, rho))
+    got = traced(jnp.float32(30.0), jnp.float32(0.01), jnp.float32(7.0))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=2e-5)

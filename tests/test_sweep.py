@@ -150,13 +150,6 @@ def test_traced_census_and_ghost_mass_match_reference(dim, weight):
     np.testing.assert_allclose(float(product_ghost_mass(gm)), 1 - weight**dim - (1 - weight) ** dim, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["geometric", "edm"])
-def test_traced_sigma_grid_matches_processes(kind):
-    ref = gj.geometric_grid(30.0, 0.01, 40) if kind == "geometric" else gj.edm_grid(30.0, 0.01, 40)
-    got = exact.sigma_grid(kind, jnp.float32(30.0), jnp.float32(0.01), 40, jnp.float32(7.0))
-    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=2e-5)
-
-
 # ------------------------------------------------------------------------------ subprocess sweeps
 def child_env(devices: int = 1) -> dict:
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO / "src"))

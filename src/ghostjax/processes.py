@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ._util import concrete
 
@@ -137,9 +137,10 @@ def vp_score(score, x_vp, sigma):
     return score(x_vp / a, sigma) / a
 
 
-def grid_from_config(kind: str, n: int, sigma_max: float, sigma_min: float, rho: float = 7.0,
-                     dtype=None) -> Float[Array, " m"]:
-    """Dispatch by name: 'geometric', 'edm' or 'ddpm' (n = T, linear β)."""
+def grid_from_config(kind: str, n: int, sigma_max: Float[ArrayLike, ""], sigma_min: Float[ArrayLike, ""],
+                     rho: Float[ArrayLike, ""] = 7.0, dtype=None) -> Float[Array, " m"]:
+    """Dispatch by name: 'geometric', 'edm' or 'ddpm' (n = T, linear β). σ_max, σ_min, ρ may be
+    traced for 'geometric' and 'edm' (sweeps vmap over them)."""
     if kind == "geometric":
         return geometric_grid(sigma_max, sigma_min, n, dtype=dtype)
     if kind == "edm":

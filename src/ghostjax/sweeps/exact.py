@@ -43,7 +43,7 @@ from ..metrics.gaps import gap_terms
 from ..metrics.peaks import find_peak
 from ..mixtures import GaussianMixture
 from ..observers import Mean
-from ..processes import edm_grid, geometric_grid
+from ..processes import grid_from_config
 from ..scores import PairScore
 from ..solvers import SOLVERS, solver_from_name
 from . import mesh as meshes
@@ -73,13 +73,6 @@ class ExactCell(Section):
         return self
 
 
-def sigma_grid(kind: str, sigma_max, sigma_min, n_steps: int, rho):
-    """The cell's descending σ grid [n_steps + 1] ending at 0 (σ_max, σ_min, ρ traced)."""
-    if kind == "geometric":
-        return geometric_grid(sigma_max, sigma_min, n_steps)
-    return edm_grid(sigma_max, sigma_min, n_steps, rho)
-
-
 def census_fractions(x, gm: GaussianMixture, tail):
     """(real, ghost, off) fractions of samples x [N, D] (metrics.census)."""
     c = census(x, gm, tail)
@@ -104,7 +97,7 @@ def cell_fn(static: tuple, particles: NamedSharding | None):
     def cell(p: dict) -> dict:
         gm = GaussianMixture.opposite_corners(dim, p["std"], p["weight"])
         sd = gm.mode_std()
-        sig = sigma_grid(grid, p["sigma_max"], p["sigma_min"], n_steps, p["rho"])
+        sig = grid_from_config(grid, n_steps, p["sigma_max"], p["sigma_min"], p["rho"])
         key = jax.random.PRNGKey(p["seed"])
         x0 = prior(jax.random.fold_in(key, 0), n, dim, p["sigma_max"], sig.dtype)
         x0 = jnp.concatenate([x0, x0], axis=1)  # joint and factorized particles start together
