@@ -340,6 +340,8 @@ def dsm_loss(model, gm, key: PRNGKeyArray, spec: Loss, batch: int,
     return loss, aux
 
 
-def loss_and_grad(model, gm, key: PRNGKeyArray, spec: Loss, batch: int, band_factor=None):
-    """((loss, aux), grads) with grads for the inexact arrays of `model`."""
-    return eqx.filter_value_and_grad(dsm_loss, has_aux=True)(model, gm, key, spec, batch, band_factor)
+def loss_and_grad(model, gm, key: PRNGKeyArray, spec: Loss, batch: int, band_factor=None, objective=None):
+    """((loss, aux), grads) with grads for the inexact arrays of `model`. `objective` (default
+    `dsm_loss`) is any function with dsm_loss's signature and return value (loss, aux with the same
+    keys): the extension point for losses that need more than (x, σ), e.g. class labels."""
+    return eqx.filter_value_and_grad(objective or dsm_loss, has_aux=True)(model, gm, key, spec, batch, band_factor)

@@ -96,15 +96,16 @@ def _init_state(model, opt, seed):
 
 
 def _train_chunk(state: TrainState, gm, spec: Loss, opt, batch: int, n_steps: int, ema_decay: float,
-                 band_factor):
+                 band_factor, objective=None):
     """Run n_steps optimisation steps in one lax.scan. Returns (state, per-step logs).
-    `band_factor` (a traced scalar) replaces spec.band_factor, so sweeps over A do not recompile."""
+    `band_factor` (a traced scalar) replaces spec.band_factor, so sweeps over A do not recompile.
+    `objective` (static; default losses.dsm_loss): the loss function, see losses.loss_and_grad."""
     dyn, static = eqx.partition(state, eqx.is_array)
 
     def body(dyn, _):
         st = eqx.combine(dyn, static)
         key = jax.random.fold_in(st.key, st.step)
-        (loss, aux), grads = loss_and_grad(st.model, gm, key, spec, batch, band_factor)
+        (loss, aux), grads = loss_and_grad(st.model, gm, key, spec, batch, band_factor, objective)
         params = eqx.filter(st.model, eqx.is_inexact_array)
         with jax.numpy_dtype_promotion("standard"):  # optax computes decay ** int count
             updates, opt_state = opt.update(grads, st.opt_state, params)
@@ -146,7 +147,8 @@ def fit(model, gm, spec: Loss, optim: Optim, *, seed: int, steps: int, batch: in
         steps_per_call: int = 100, ckpt_dir: str | Path | None = None,
         checkpoint_every: int = 1000, resume: bool = False, stop_after: int | None = None,
         meta: dict | None = None, progress: bool = True, desc: str = "train",
-        on_chunk: Callable[[TrainState], None] | None = None) -> tuple[TrainState, list[dict]]:
+        on_chunk: Callable[[TrainState], None] | None = None,
+        objective: Callable | None = None) -> tuple[TrainState, list[dict]]:
     """Train `model` on mixture `gm` for `steps` steps. Returns (state, history rows).
 
     spec, optim: the loss and optimiser settings; their data- and run-dependent values (σ_d, the
@@ -157,6 +159,9 @@ def fit(model, gm, spec: Loss, optim: Optim, *, seed: int, steps: int, batch: in
     there. stop_after: stop (with a checkpoint) once this absolute step is reached, as an
     interruption would. A non-finite loss raises TrainingDiverged and writes nothing new.
     on_chunk: called with the state after every chunk (tests use it to inject faults).
+    objective: the loss function (default losses.dsm_loss; see losses.loss_and_grad), e.g. a
+    class-conditional DSM loss that draws labels from `gm`. A module-level function (it is a static
+    argument of the compiled chunk: a new lambda per call would recompile).
     """
     if steps < 1 or batch < 1 or steps_per_call < 1:
         raise ValueError("steps, batch and steps_per_call must be positive")
@@ -196,7 +201,7 @@ def fit(model, gm, spec: Loss, optim: Optim, *, seed: int, steps: int, batch: in
         while step < end:
             n = min(steps_per_call - step % steps_per_call, end - step)
             t0 = time.perf_counter()
-            new_state, logs = train_chunk(state, gm, static_spec, opt, batch, n, optim.ema_decay, amp)
+            new_state, logs = train_chunk(state, gm, static_spec, opt, batch, n, optim.ema_decay, amp, objective)
             losses = np.asarray(logs["loss"])
             rate = n / (time.perf_counter() - t0)
             if not np.all(np.isfinite(losses)):
