@@ -40,3 +40,19 @@ def test_bad_runs_folder_exits_2(tmp_path, capsys):
     assert "no recorded runs" in capsys.readouterr().err
     rc = cli_guard(lambda: report.main(["--rerun", "--only", "bogus", "--runs", str(tmp_path)]))()
     assert rc == 2
+
+
+def test_rerun_validates_train_runs_before_running(tmp_path, capsys):
+    """--rerun --only <train run> reads configs/<name>.toml through the train CLI's validation: a bad key
+    stops everything with one line before any run directory is made."""
+    from ghostjax.config import cli_guard
+
+    cfgs = tmp_path / "configs"
+    cfgs.mkdir()
+    (cfgs / "hallucination_1d.toml").write_text('study = "hallucination"\nname = "x"\nbogus_key = 1\n')
+    rc = cli_guard(lambda: report.main(["--rerun", "--only", "hallucination_1d", "--configs", str(cfgs),
+                                        "--runs", str(tmp_path / "runs")]))()
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "bogus_key" in err
+    assert not (tmp_path / "runs").exists()
+    assert cli_guard(lambda: report.main(["--with-train", "--runs", str(tmp_path)]))() == 2

@@ -1,11 +1,12 @@
-"""`python -m ghostjax.report [--runs docs/runs] [--out docs/REPRODUCTION.md] [--rerun]`
+"""`python -m ghostjax.report [--runs docs/runs] [--out docs/REPRODUCTION.md] [--rerun [--with-train] [--only A,B]]`
 
 Regenerates docs/REPRODUCTION.md, one row per quantitative claim of seeds 000 and 001, from the
 recorded runs docs/runs/<study>/metrics.json (the canonical runs, committed with the docs). With
 --rerun, every study is first run again from configs/<study>.toml into docs/runs/<study>
 (`python -m ghostjax.analyze --config configs/<study>.toml --out docs/runs/<study>`). The train runs
-of seed 003 (hallucinations, `TRAIN_RUNS`) are recorded with `python -m ghostjax.train --config
-configs/<name>.toml --out docs/runs/<name>` and not rerun by --rerun.
+(seed 003 hallucinations and the other trained-network studies, `TRAIN_RUNS`) are recorded with
+`python -m ghostjax.train --config configs/<name>.toml --out docs/runs/<name>`; --rerun runs them
+again too with --with-train (they take tens of minutes on 2 cores), or when --only names them.
 Every number in the report is read from those metrics files.
 """
 
@@ -99,8 +100,33 @@ def parse_args(argv=None):
     p.add_argument("--out", default="docs/REPRODUCTION.md", help="report path (default docs/REPRODUCTION.md)")
     p.add_argument("--configs", default="configs", help="folder of study configs, for --rerun")
     p.add_argument("--rerun", action="store_true", help="run every study again before writing the report")
-    p.add_argument("--only", default=None, help="with --rerun: comma-separated studies to rerun")
+    p.add_argument("--only", default=None, help="with --rerun: comma-separated studies or train runs to rerun")
+    p.add_argument("--with-train", action="store_true", help="with --rerun: also rerun every train run (slow)")
     return p.parse_args(argv)
+
+
+def rerun(args, runs: Path) -> None:
+    """Run the chosen studies (analyze) and train runs (train) again into runs/<name>, after
+    validating every config (ConfigError before anything runs)."""
+    from . import train
+    from .analyze import resolve, run_study
+
+    default = NAMES + (TRAIN_RUNS if args.with_train else ())
+    names = default if args.only is None else tuple(s.strip() for s in args.only.split(","))
+    for name in names:
+        path = str(Path(args.configs) / f"{name}.toml")
+        if name in NAMES:
+            resolve(path, [])
+        elif name in TRAIN_RUNS:
+            train.load(path, [])
+        else:
+            raise ConfigError(f"--only: unknown study or train run {name!r} (one of {', '.join(NAMES + TRAIN_RUNS)})")
+    for name in names:
+        path = str(Path(args.configs) / f"{name}.toml")
+        if name in NAMES:
+            run_study(path, [], str(runs / name), progress=True)
+        elif train.main(["--config", path, "--out", str(runs / name)]) != 0:
+            raise ConfigError(f"--rerun: train run {name} failed (see above)")
 
 
 def main(argv=None) -> int:
@@ -108,16 +134,10 @@ def main(argv=None) -> int:
 
     args = parse_args(argv)
     runs = Path(args.runs)
+    if args.with_train and not args.rerun:
+        raise ConfigError("--with-train: only meaningful with --rerun")
     if args.rerun:
-        from .analyze import resolve, run_study
-
-        names = NAMES if args.only is None else tuple(s.strip() for s in args.only.split(","))
-        for name in names:
-            if name not in NAMES:
-                raise ConfigError(f"--only: unknown study {name!r} (one of {', '.join(NAMES)})")
-            resolve(str(Path(args.configs) / f"{name}.toml"), [])  # validate all before running any
-        for name in names:
-            run_study(str(Path(args.configs) / f"{name}.toml"), [], str(runs / name), progress=True)
+        rerun(args, runs)
     loaded = load_runs(runs)
     if not loaded:
         raise ConfigError(f"--runs {runs}: no recorded runs (<study>/metrics.json); use --rerun")
