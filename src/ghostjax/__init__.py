@@ -2,6 +2,7 @@
 
 from . import guidance, observers, processes
 from .integrate import SampleResult, prior, sample
+from .fullcov import FullCovMixture
 from .losses import Loss
 from .metrics.census import census
 from .mixtures import GaussianMixture, all_corners, random_corners
@@ -22,7 +23,7 @@ from .processes import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "GaussianMixture", "all_corners", "random_corners", "census",
+    "GaussianMixture", "FullCovMixture", "all_corners", "random_corners", "census",
     "sample", "prior", "SampleResult",
     "AbstractSolver", "EulerMaruyama", "OdeEuler", "OdeHeun", "DDPM", "solver_from_name",
     "Observer", "Mean", "Moments", "Quantiles", "Histogram", "Window",

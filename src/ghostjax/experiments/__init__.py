@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 
-NAMES = ("census", "blind_corners", "two_gaps", "entropy_production", "speciation", "coupling", "guidance_distortion", "guidance_schedules")
+NAMES = ("census", "blind_corners", "two_gaps", "entropy_production", "speciation", "coupling", "guidance_distortion", "guidance_schedules",
+         "edm2_tree")
 
 
 @dataclasses.dataclass
