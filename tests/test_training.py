@@ -7,6 +7,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import ghostjax as gj
@@ -135,6 +136,47 @@ def test_dsm_loss_is_smaller_for_exact_score_and_buckets_count_batch():
     assert float(exact) < float(fact)   # the joint score is the minimiser; the product of marginals is not
     assert float(jnp.sum(aux["bucket_count"])) == 2048
     assert aux["bucket_sum"].shape == (SPEC.n_buckets,)
+
+
+def test_bucket_aux_matches_searchsorted_and_bincount():
+    """The one-product bucket sums equal searchsorted + bincount in float64 (edges and band limits included)."""
+    from ghostjax.losses import bucket_aux
+
+    rng = np.random.default_rng(0)
+    sig = np.concatenate([np.exp(rng.normal(-1.2, 2.0, 3000)), list(SPEC.bucket_edges), [SPEC.band_lo, SPEC.band_hi]])
+    sig = sig.astype(np.float32)
+    err = rng.random(sig.size).astype(np.float32)
+    aux = jax.jit(bucket_aux, static_argnums=2)(jnp.asarray(err), jnp.asarray(sig), SPEC)
+    idx = np.searchsorted(np.asarray(SPEC.bucket_edges, np.float32), sig)
+    np.testing.assert_allclose(np.asarray(aux["bucket_sum"]), np.bincount(idx, err.astype(np.float64), SPEC.n_buckets),
+                               rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(aux["bucket_count"]), np.bincount(idx, minlength=SPEC.n_buckets))
+    band = (sig >= SPEC.band_lo) & (sig <= SPEC.band_hi)
+    assert float(aux["band_count"]) == band.sum()
+    assert float(aux["band_sum"]) == pytest.approx(float(err[band].astype(np.float64).sum()), rel=1e-5)
+
+
+def test_fused_adam_matches_optax_chain():
+    """make_optimizer's fused_adam (flat moments) follows optax.chain(clip_by_global_norm, adamw)
+    step by step, through warmup and clipped and unclipped steps (adam is adamw without the decay term)."""
+    spec = Optim(name="adamw", lr=1e-2, warmup=3, total_steps=12, clip=0.5, weight_decay=0.1)
+    ours, ref = training.make_optimizer(spec), training.optax_optimizer(spec)
+    params = {"w": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), "b": jnp.arange(4.0), "s": jnp.float32(0.5)}
+    sa, sb, pa, pb = ours.init(params), ref.init(params), params, params
+
+    @jax.jit
+    def step(pa, sa, pb, sb, g):
+        with jax.numpy_dtype_promotion("standard"):  # as in training: optax's schedules mix float and int32
+            ua, sa = ours.update(g, sa, pa)
+            ub, sb = ref.update(g, sb, pb)
+        return optax.apply_updates(pa, ua), sa, optax.apply_updates(pb, ub), sb
+
+    for t in range(8):  # gradients alternately far below and far above the clip norm
+        g = jax.tree.map(lambda x: (3.0 if t % 2 else 0.05) * jax.random.normal(jax.random.PRNGKey(t), jnp.shape(x)), params)
+        pa, sa, pb, sb = step(pa, sa, pb, sb, g)
+    for x, y in zip(jax.tree.leaves(pa), jax.tree.leaves(pb)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(np.asarray(pa["w"]), np.asarray(params["w"]))  # it moved
 
 
 # ------------------------------------------------------------------ loop, checkpoints, resume

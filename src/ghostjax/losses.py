@@ -327,17 +327,21 @@ def dsm_loss(model, gm, key: PRNGKeyArray, spec: Loss, batch: int,
     s = jax.vmap(model)(xs, sigma)
     err = jnp.mean((sigma[:, None] * s + eps) ** 2, axis=1)  # σ²‖Δs‖²/D
     loss = jnp.mean(eps_weight(sigma, spec, band_factor) * err)
-    err = jax.lax.stop_gradient(err)
-    idx = jnp.searchsorted(jnp.asarray(spec.bucket_edges, sigma.dtype), sigma)
+    return loss, bucket_aux(jax.lax.stop_gradient(err), sigma, spec)
+
+
+def bucket_aux(err: Sigmas, sigma: Sigmas, spec: Loss) -> dict:
+    """The logged sums of `err` [n] by σ bucket and in the band: {'bucket_sum', 'bucket_count'
+    [n_buckets], 'band_sum', 'band_count'}. Bucket i holds edges[i−1] < σ ≤ edges[i] (searchsorted's
+    left side). All four sums are one product [err, 1] · [one-hot bucket, in band] ([2, n] × [n, nb + 1]):
+    a searchsorted loop and two scatter-adds per step cost more on XLA:CPU (benchmarks/README.md, bench_train)."""
+    edges = jnp.asarray(spec.bucket_edges, sigma.dtype)
+    idx = jnp.sum(sigma[:, None] > edges[None, :], axis=1)
+    cols = jnp.concatenate([idx[:, None] == jnp.arange(spec.n_buckets)[None, :],
+                            ((sigma >= spec.band_lo) & (sigma <= spec.band_hi))[:, None]], axis=1)
+    sums = jnp.stack([err, jnp.ones_like(err)]) @ cols.astype(err.dtype)
     nb = spec.n_buckets
-    in_band = (sigma >= spec.band_lo) & (sigma <= spec.band_hi)
-    aux = {
-        "bucket_sum": jnp.zeros((nb,), err.dtype).at[idx].add(err),
-        "bucket_count": jnp.zeros((nb,), err.dtype).at[idx].add(1.0),
-        "band_sum": jnp.sum(jnp.where(in_band, err, 0.0)),
-        "band_count": jnp.sum(in_band.astype(err.dtype)),
-    }
-    return loss, aux
+    return {"bucket_sum": sums[0, :nb], "bucket_count": sums[1, :nb], "band_sum": sums[0, nb], "band_count": sums[1, nb]}
 
 
 def loss_and_grad(model, gm, key: PRNGKeyArray, spec: Loss, batch: int, band_factor=None, objective=None):
