@@ -29,7 +29,8 @@ from .config import ConfigError, apply_overrides, build, cli_guard, entry_parser
 from .runio import RunDir, run_meta, same_config
 
 DEFAULT_CONFIG = "configs/quickstart.toml"
-STUDIES = {"learned": "ghostjax.experiments.learned", "hallucination": "ghostjax.experiments.hallucination"}
+STUDIES = {"learned": "ghostjax.experiments.learned", "hallucination": "ghostjax.experiments.hallucination",
+           "shapes": "ghostjax.experiments.shapes", "guidance_learned": "ghostjax.experiments.guidance_learned"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
