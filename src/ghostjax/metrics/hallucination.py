@@ -251,3 +251,29 @@ def selection_effect(scores: Float[ArrayLike, " N"], positive: Bool[ArrayLike, "
     return {"removed_out": float(np.mean(~keep[p])) if npos else float("nan"),
             "kept_in": float(np.mean(keep[~p])) if nneg else float("nan"),
             "out_fraction_before": npos / s.size, "out_fraction_after": float(np.mean(p[keep])) if n else float("nan")}
+
+
+# ------------------------------------------------------------------------------ detector report
+def thin_curve(fpr: Float[ArrayLike, " m"], tpr: Float[ArrayLike, " m"], n: int = 200) -> tuple[list, list]:
+    """At most n points of a ROC curve (evenly spaced in index, ends kept), as lists."""
+    fpr, tpr = np.asarray(fpr), np.asarray(tpr)
+    idx = np.unique(np.linspace(0, fpr.size - 1, min(n, fpr.size)).astype(int))
+    return fpr[idx].tolist(), tpr[idx].tolist()
+
+
+def detector_report(scores: Float[ArrayLike, " N"], positive: Bool[ArrayLike, " N"], *, retention: float = 0.96,
+                    extra_fraction: float = 0.025, **labels) -> dict:
+    """What the detector does with per-sample scores [N] (higher = more likely a hallucination) and
+    labels `positive` [N]: AUC (± Hanley–McNeil se), detection at `retention` of the negatives, the
+    selection rule (draw n(1 + extra_fraction), keep the n lowest) and a thinned ROC curve
+    {'fpr', 'tpr'}. `labels` (e.g. stat=, window=) are copied into the result."""
+    s, p = _check(scores, positive)
+    a = auc(s, p)
+    npos, nneg = int(p.sum()), int((~p).sum())
+    det = detection_at_retention(s, p, retention)
+    n_keep = int(round(p.size / (1.0 + extra_fraction)))
+    fpr, tpr, _ = roc_curve(s, p)
+    f, t = thin_curve(fpr, tpr)
+    return {**labels, "auc": a, "auc_se": auc_se(a, npos, nneg), "n_pos": npos, "n_neg": nneg,
+            **{f"at_retention_{k}": v for k, v in det.items() if k not in ("n_pos", "n_neg")},
+            "selection": {"n_keep": n_keep, **selection_effect(s, p, n_keep)}, "roc": {"fpr": f, "tpr": t}}

@@ -1,33 +1,24 @@
 """Sampling as Aithal et al. do, and what is measured on the samples.
 
-Sampler. DDPM ancestral sampling with σ_t² = β_t (solvers.DDPM('beta')) down the linear-β grid of
-[loss] (T = 1000, β 0.001 → 0.2), no clipping of x̂0, and no noise on the last step: their sampler
-returns the posterior mean at t = 0, which is the predicted x̂0 at σ_1; here the grid ends at σ_1 and
-`final_denoise` returns x + σ_1² s(x, σ_1), the same x̂0. Steps with σ_t > eval.sigma_cap (ᾱ_t <
-1/σ_cap², t > 425 for the default 1e4) are skipped: there the VP state is N(0, 1) to that accuracy,
-and σ_t² would overflow float32 (σ_1000 ≈ 3e23). Particles start from x = σ_start z.
-
-Trajectory. `Window(window_max, 'x0')` keeps the predicted x0 = x + σ² s of the last window_max
-observed steps (σ_{k+1} … σ_2); with the final output (x̂0 at σ_1) appended, the last k entries are the
-predicted x0 at t = k … 1, i.e. Aithal et al.'s t = k−1 … 0.
+The sampler (DDPM ancestral steps with σ_t² = β_t down the [loss] grid, steps above eval.sigma_cap
+skipped, the predicted-x0 window) and the detector report live in the core (ghostjax.ddpm,
+metrics.hallucination.detector_report); `draw`, `ddpm_sigmas` and `detector` here are the study's
+views of them with its [eval] settings. `Window(window_max, 'x0')` keeps the last window_max
+predicted x0; the last k entries are the predicted x0 at t = k … 1, i.e. Aithal et al.'s t = k−1 … 0.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ...integrate import prior, sample
+from ... import ddpm as core_ddpm
 from ...losses import Loss
 from ...metrics import hallucination as hm
 from ...mixtures import GaussianMixture
-from ...observers import Window
-from ...processes import linear_betas, sigmas_from_betas
-from ...solvers import DDPM
 from .config import Eval
 
 WINDOW_LENGTHS = (2, 3, 5, 10, 20, 50, 100)
@@ -35,49 +26,31 @@ WINDOW_OFFSETS = (0, 5, 10, 20, 40, 60, 90)  # windows of eval.window steps endi
 
 
 def ddpm_sigmas(loss: Loss, sigma_cap: float) -> Float[Array, " m"]:
-    """The DDPM σ_t (descending, t = t_max … 1) with σ_t ≤ sigma_cap; no final 0."""
-    sig = np.asarray(sigmas_from_betas(linear_betas(loss.ddpm_T, loss.ddpm_beta_start, loss.ddpm_beta_end),
-                                       include_zero=False, dtype=jnp.float64 if jax.config.jax_enable_x64 else None))
-    keep = sig[sig <= sigma_cap]
-    if keep.size < 2:
-        raise ValueError(f"eval.sigma_cap: keeps {keep.size} DDPM steps; raise it (σ_1 = {sig[-1]:.3g})")
-    return jnp.asarray(keep)
+    """The DDPM σ_t (descending, t = t_max … 1) with σ_t ≤ sigma_cap; no final 0 (ghostjax.ddpm)."""
+    try:
+        return core_ddpm.ddpm_sigmas(loss, sigma_cap)
+    except ValueError as e:
+        raise ValueError(f"eval.{e}") from None
 
 
 def draw(score: Callable, dim: int, n: int, key: PRNGKeyArray, loss: Loss, E: Eval
          ) -> tuple[Float[Array, "n D"], Float[Array, "k n D"]]:
-    """n samples of `score` through the sampler above, and their predicted-x0 trajectories over the
-    last window_max steps, [window_max, n, D] (oldest first, the last entry is the sample itself)."""
-    sig = ddpm_sigmas(loss, E.sigma_cap)
-    k0, k1 = jax.random.split(key)
-    x_init = prior(k0, n, dim, sig[0])
-    out = sample(score, x_init, sig, k1, solver=DDPM("beta"), final_denoise=True,
-                 observers={"x0": Window(E.window_max, "x0")})
-    traj = jnp.concatenate([out.observations["x0"][1:], out.x[None]], axis=0)
-    return out.x, traj
-
-
-def _thin(fpr, tpr, n=200):
-    idx = np.unique(np.linspace(0, fpr.size - 1, min(n, fpr.size)).astype(int))
-    return fpr[idx].tolist(), tpr[idx].tolist()
+    """n samples of `score` through the core sampler (ghostjax.ddpm.draw), and their predicted-x0
+    trajectories over the last window_max steps, [window_max, n, D] (oldest first, the last entry is
+    the sample itself)."""
+    ddpm_sigmas(loss, E.sigma_cap)  # the study's error message on a bad cap
+    return core_ddpm.draw(score, dim, n, key, loss, sigma_cap=E.sigma_cap, window=E.window_max)
 
 
 def detector(traj: Float[Array, "k n D"], positive: np.ndarray, E: Eval, stat: str | None = None,
              window: int | None = None) -> dict:
     """AUC (± Hanley–McNeil se), detection at retention, selection effect and a thinned ROC curve of
-    the statistic `stat` over the last `window` steps, positives = out-of-support samples."""
+    the statistic `stat` over the last `window` steps, positives = out-of-support samples
+    (metrics.hallucination.detector_report)."""
     stat, window = stat or E.stat, window or E.window
     score = np.asarray(hm.window_statistic(traj[-window:], stat))
-    a = hm.auc(score, positive)
-    npos, nneg = int(positive.sum()), int((~positive).sum())
-    det = hm.detection_at_retention(score, positive, E.retention)
-    n_keep = int(round(positive.size / (1.0 + E.extra_fraction)))
-    fpr, tpr, _ = hm.roc_curve(score, positive)
-    f, t = _thin(fpr, tpr)
-    return {"stat": stat, "window": window, "auc": a, "auc_se": hm.auc_se(a, npos, nneg), "n_pos": npos,
-            "n_neg": nneg, **{f"at_retention_{k}": v for k, v in det.items() if k not in ("n_pos", "n_neg")},
-            "selection": {"n_keep": n_keep, **hm.selection_effect(score, positive, n_keep)},
-            "roc": {"fpr": f, "tpr": t}}
+    return hm.detector_report(score, positive, retention=E.retention, extra_fraction=E.extra_fraction,
+                              stat=stat, window=window)
 
 
 def window_study(traj: Float[Array, "k n D"], positive: np.ndarray, E: Eval) -> list[dict]:

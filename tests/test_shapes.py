@@ -1,0 +1,186 @@
+"""The Simple Shapes study: the generator against its rules and PIL, the hallucination classifier on
+data and on constructed violations, the rate interval, and the study through `python -m ghostjax.train`."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ghostjax import train
+from ghostjax.config import cli_guard
+from ghostjax.experiments.shapes import FULL, HALF, classify, generate
+from ghostjax.experiments.shapes.classify import CATEGORIES, composition
+from ghostjax.experiments.shapes.data import SHAPES, draw_pil, templates
+from ghostjax.experiments.shapes.run import rate
+
+SIZES = (64, 32)
+
+
+@pytest.fixture(scope="module", params=SIZES)
+def data(request):
+    return generate(400, request.param, seed=3)
+
+
+def test_generator_rules(data):
+    g, img = data.geometry, data.images
+    n = img.shape[0]
+    assert img.shape == (n, g.size, g.size) and img.dtype == np.uint8 and set(np.unique(img)) <= {0, 255}
+    assert np.all(img.reshape(n, -1).max(1) == 255)                       # no all-black image
+    assert not img[:, g.col_h:].any() and not img[:, :, 3 * g.col_w:].any()  # padding stays black
+    lo_hi = g.ranges()
+    full_area = [int(m.sum()) for m, _, _ in templates(g)]
+    for c in range(3):
+        col = img[:, :g.col_h, c * g.col_w:(c + 1) * g.col_w] > 0
+        area = col.sum((1, 2))
+        p = data.present[:, c]
+        assert np.array_equal(area > 0, p)                                 # pixels iff the metadata says present
+        clipped = full_area[c] - templates(g)[c][0][:, -1].sum()           # right edge cut at the largest x
+        assert set(area[p]) <= {full_area[c], clipped}
+        x, y = data.x[p, c], data.y[p, c]
+        assert x.min() >= lo_hi[c, 0] and x.max() <= lo_hi[c, 1] and y.min() >= lo_hi[c, 2] and y.max() <= lo_hi[c, 3]
+        # metadata boxes are the pixels' bounding boxes
+        rows, cols = col.any(2), col.any(1)
+        for i in np.nonzero(p)[0][:40]:
+            ys, xs = np.nonzero(rows[i])[0], np.nonzero(cols[i])[0]
+            assert tuple(data.boxes[i, c]) == (ys[0], xs[0] + c * g.col_w, ys[-1] + 1, xs[-1] + 1 + c * g.col_w)
+    assert np.all(data.boxes[~data.present] == -1)
+    # their asserted pixel counts at full scale: square 64, triangle 65 ± 2, pentagon 70 ± 2
+    if g is FULL:
+        assert full_area == [65, 64, 70]
+    x = data.model_inputs()
+    assert x.dtype == np.float32 and x.shape == (n, g.size ** 2) and set(np.unique(x)) == {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_generator_is_their_pil_raster_and_deterministic(size):
+    d = generate(120, size, seed=5)
+    g = d.geometry
+    for i in range(120):
+        for c, kind in enumerate(SHAPES):
+            ref = draw_pil(kind, g, int(d.x[i, c]), int(d.y[i, c])) if d.present[i, c] else np.zeros((g.col_h, g.col_w), bool)
+            assert np.array_equal(d.images[i, :g.col_h, c * g.col_w:(c + 1) * g.col_w] > 0, ref)
+    again, other = generate(120, size, seed=5), generate(120, size, seed=6)
+    assert np.array_equal(again.images, d.images) and not np.array_equal(other.images, d.images)
+    assert np.array_equal(generate(40, size, seed=5).images, d.images[:40])   # a smaller n is a prefix
+
+
+def test_generator_probabilities():
+    """Each shape present with prob. ½ given not all black: P = (1/2)/(7/8) = 4/7; the number of
+    shapes k = 1, 2, 3 with prob. 3/7, 3/7, 1/7 (5000 images, 4.5 standard errors)."""
+    d = generate(5000, 32, seed=11)
+    n = 5000
+    se = math.sqrt((4 / 7) * (3 / 7) / n)
+    assert np.all(np.abs(d.present.mean(0) - 4 / 7) < 4.5 * se)
+    k = np.bincount(d.present.sum(1), minlength=4) / n
+    for j, pj in ((1, 3 / 7), (2, 3 / 7), (3, 1 / 7)):
+        assert abs(k[j] - pj) < 4.5 * math.sqrt(pj * (1 - pj) / n)
+    assert k[0] == 0
+    lo_hi = HALF.ranges()  # every anchor value of the ranges is drawn
+    for c in range(3):
+        p = d.present[:, c]
+        assert set(np.unique(d.x[p, c])) == set(range(lo_hi[c, 0], lo_hi[c, 1] + 1))
+
+
+def test_classifier_passes_the_data_and_lightly_blurred_data(data):
+    c = classify(data.model_inputs(), data.geometry)
+    assert not c.hallucinated.any() and not c.flags.any()
+    assert np.array_equal(c.kinds, np.where(data.present, np.arange(3)[None], -1))
+    assert np.array_equal(composition(c), (data.present * (1 << np.arange(3))).sum(1))
+    assert np.array_equal(classify(data.images, data.geometry).hallucinated, c.hallucinated)  # uint8 input
+    # soft edges (as a network draws them) keep every shape recognised
+    x = data.model_inputs().reshape(-1, data.geometry.size, data.geometry.size)
+    blurred = ndimage.gaussian_filter(x, (0, 0.7, 0.7)) + 0.15 * np.sin(np.arange(x.size)).reshape(x.shape)
+    assert not classify(blurred.astype(np.float32), data.geometry).hallucinated.any()
+
+
+def _canvas(g):
+    return np.full((g.size, g.size), -1.0, np.float32)
+
+
+def _put(img, mask, y, x):
+    img[y:y + mask.shape[0], x:x + mask.shape[1]][mask] = 1.0
+    return img
+
+
+@pytest.mark.parametrize("g", [FULL, HALF], ids=["64", "32"])
+def test_classifier_detects_each_violation(g):
+    (tri, _, _), (sq, _, _), (pen, _, _) = templates(g)
+    w = g.col_w
+    cases = {}
+    cases["extra: two triangles in column 0"] = ("extra", _put(_put(_canvas(g), tri, 1, 2), tri, g.col_h // 2, 2))
+    cases["extra: two squares in column 1"] = ("extra", _put(_put(_canvas(g), sq, 1, w + 1), sq, g.col_h - sq.shape[0] - 2, w + 1))
+    cases["wrong kind: square in column 2"] = ("wrong_kind", _put(_canvas(g), sq, 4, 2 * w + 2))
+    cases["wrong kind: pentagon in column 0"] = ("wrong_kind", _put(_canvas(g), pen, 4, 1))
+    half = _canvas(g)
+    cases["half a square"] = ("malformed", _put(half, sq[: sq.shape[0] // 2], 4, w + 1))
+    cases["half a pentagon"] = ("malformed", _put(_canvas(g), pen[:, : (pen.shape[1] + 1) // 2], 4, 2 * w + 2))
+    cases["bottom half of a triangle"] = ("malformed", _put(_canvas(g), tri[tri.shape[0] // 2:], 4, 1))
+    sm = _put(_canvas(g), sq, 4, w + 1) > 0
+    cases["smeared square"] = ("malformed", np.where(ndimage.binary_dilation(sm, iterations=2), 1.0, -1.0))
+    merged = _put(_put(_canvas(g), sq, 4, w + 1), sq, 4 + sq.shape[0] - 2, w + 1)  # two overlapping squares
+    cases["merged squares"] = ("malformed", merged)
+    cross = _canvas(g)
+    cross[4:4 + sq.shape[0], w - sq.shape[1] // 2: w - sq.shape[1] // 2 + sq.shape[1]] = 1.0
+    cases["square across the column border"] = ("malformed", cross)
+    pad = _put(_canvas(g), sq, 4, w + 1)
+    pad[g.size - 1, 3] = 1.0
+    cases["speck in the padding"] = ("malformed", pad)
+    cases["empty image"] = ("empty", _canvas(g))
+    names = list(cases)
+    x = np.stack([cases[k][1] for k in names])
+    c = classify(x, g)
+    for i, k in enumerate(names):
+        assert c.hallucinated[i], k
+        assert c.flags[i, CATEGORIES.index(cases[k][0])], (k, c.flags[i])
+    ok = _put(_put(_put(_canvas(g), tri, 2, 0), sq, 5, w + 2), pen, g.col_h // 2, 2 * w + 1)  # a clean image for contrast
+    assert not classify(ok[None], g).hallucinated[0]
+
+
+def test_wilson_interval_matches_the_formula():
+    k, n, z = 7, 200, 1.959963984540054
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    r = rate(k, n, 0.95)
+    assert r["rate"] == p and r["ci_lo"] == pytest.approx(centre - half) and r["ci_hi"] == pytest.approx(centre + half)
+
+
+def _main(argv):
+    return cli_guard(lambda: train.main(argv))()
+
+
+TINY = ["--no-progress", "data.n_train=64", "model.kind=aithal", "model.width=16", "model.depth=1", "model.embed_dim=8",
+        "train.steps=4", "train.batch=8", "train.steps_per_call=4", "eval.n_samples=24", "eval.batch=12",
+        "eval.steps=6", "eval.window=3", "eval.grid=8"]
+
+
+def test_train_entry_point_runs_the_study(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _main(["--config", "configs/shapes.toml", "--out", str(out), *TINY]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    h = m["hallucination"]
+    assert h["n"] == 24 and 0 <= h["ci_lo"] <= h["rate"] <= h["ci_hi"] <= 1 and m["data"]["hallucinated"] == 0
+    assert sum(m["composition"]["samples"]) == 24 and m["summary"][0]["sample_steps"] == 6
+    for f in ("config.toml", "summary.csv", "samples.npz", "figures/samples.png", "figures/training_images.png",
+              "checkpoints/latest.json"):
+        assert (out / f).is_file(), f
+    assert (out / "figures/roc.png").is_file() == (m["detector"] is not None)
+    assert "hallucinated" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("override, key", [("model.foo=1", "model.foo"), ("data.size=48", "data.size"),
+                                           ("model.kind=transformer", "model.kind"), ("eval.window=200", "eval.window")])
+def test_bad_config_exits_2_with_one_line(tmp_path, capsys, override, key):
+    out = tmp_path / "run"
+    assert _main(["--config", "configs/shapes.toml", "--out", str(out), override]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and key in err[0]
+    assert not out.exists()
+
+
+def test_configs_in_the_repository_validate():
+    for name, size in (("shapes", 32), ("shapes_gpu", 64)):
+        study, cfg = train.load(f"configs/{name}.toml", [])
+        assert study == "shapes" and cfg.data.size == size and cfg.model.kind == "unet"
