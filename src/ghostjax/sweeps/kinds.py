@@ -20,7 +20,8 @@ import importlib
 
 from ..config import ConfigError
 
-KINDS = {"exact": "ghostjax.sweeps.exact", "learned": "ghostjax.sweeps.learned"}
+KINDS = {"exact": "ghostjax.sweeps.exact", "learned": "ghostjax.sweeps.learned",
+         "hallucination": "ghostjax.sweeps.hallucination", "guidance": "ghostjax.sweeps.guidance"}
 
 
 def get_kind(name: str):

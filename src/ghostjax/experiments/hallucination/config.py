@@ -37,6 +37,8 @@ class Data(Section):
 
     kind: Literal[DATA_KINDS] = "line"  # type: ignore[valid-type]
     positions: tuple[float, ...] = (1.0, 2.0, 3.0)  # line: the 1-D mode positions
+    gap: float | None = Field(None, gt=0)           # line: if set, modes `gap` stds apart centred on mean(positions)
+    n_modes: int | None = Field(None, ge=2)         # line with gap: the number of modes (default len(positions))
     std: float = Field(0.05, gt=0)                  # mode std before normalisation
     dim: int = Field(3, ge=1, le=16)                # corners: dimension (modes at ±(1,…,1))
     n_train: int = Field(20000, ge=1)               # size of the fixed training set
@@ -48,7 +50,20 @@ class Data(Section):
             raise ValueError("positions: a line needs at least 2 modes")
         if self.kind == "line" and len(set(self.positions)) != len(self.positions):
             raise ValueError(f"positions: must be distinct, got {list(self.positions)}")
+        if self.n_modes is not None and self.gap is None:
+            raise ValueError("n_modes: only with gap (the spacing of the modes, in stds)")
+        if self.gap is not None and self.kind != "line":
+            raise ValueError(f"gap: only for kind = 'line', got {self.kind!r}")
         return self
+
+    def line_positions(self) -> tuple[float, ...]:
+        """The 1-D mode positions: `positions`, or with `gap`, K = n_modes (default len(positions))
+        modes spaced gap·std apart and centred on mean(positions)."""
+        if self.gap is None:
+            return self.positions
+        k = self.n_modes or len(self.positions)
+        centre = sum(self.positions) / len(self.positions)
+        return tuple(centre + (n - (k - 1) / 2) * self.gap * self.std for n in range(k))
 
 
 class Model(Section):
@@ -71,6 +86,7 @@ class Train(Section):
     steps: int = Field(4000, ge=1)
     batch: int = Field(1024, ge=1)            # the paper: 10,000
     steps_per_call: int = Field(250, ge=1)
+    checkpoint_every: int = Field(1000, ge=1)  # sweep cells: checkpoint period (the study runs keep none)
     seed: int = Field(0, ge=0)                # network initialisation and batches
     sigma_range: Literal["all", "sampler"] = "all"  # "sampler": train on the σ_t ≤ eval.sigma_cap only
 

@@ -2,7 +2,8 @@
 and their fixed training samples.
 
   line                 1-D modes at `positions`, std `std`, unnormalised (Aithal et al.: {1, 2, 3} with
-                       20k samples, {1, 2, 4, 5} with 50k; std 0.05)
+                       20k samples, {1, 2, 4, 5} with 50k; std 0.05); with `gap`, n_modes modes
+                       gap·std apart centred on mean(positions) (Data.line_positions)
   gaussian25           the 5 × 5 grid 2·(i, j), std 0.05, all divided by √(0.05² + 2²·2) ≈ 2.829
   gaussian25_rotated   their diamond: the grid with spacing 2/√2 rotated by 45° (corners at (±4, 0),
                        (0, ±4) before the same normalisation)
@@ -31,7 +32,7 @@ def grid_scale(std: float) -> float:
 def mixture(d: Data) -> GaussianMixture:
     """The mixture a [[data]] table describes."""
     if d.kind == "line":
-        return GaussianMixture.line(list(d.positions), d.std)
+        return GaussianMixture.line(list(d.line_positions()), d.std)
     if d.kind == "gaussian25":
         return GaussianMixture.grid(5, GRID_SPACING, d.std, scale=grid_scale(d.std))
     if d.kind == "gaussian25_rotated":
@@ -48,7 +49,7 @@ def training_set(d: Data, gm: GaussianMixture | None = None) -> EmpiricalData:
 def label(d: Data) -> str:
     """A short name for tables and files: line_1_2_3, gaussian25, ..."""
     if d.kind == "line":
-        return "line_" + "_".join(f"{p:g}" for p in d.positions)
+        return "line_" + "_".join(f"{p:g}" for p in d.line_positions())
     if d.kind == "corners":
         return f"corners_D{d.dim}"
     return d.kind

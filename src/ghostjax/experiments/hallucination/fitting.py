@@ -5,6 +5,7 @@ the σ_t the sampler visits) and optimiser (Adam 1e-3, constant, no clipping, no
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jax
 
@@ -17,15 +18,20 @@ from .evaluate import ddpm_sigmas
 
 
 def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | None = None,
-          target: str | None = None, progress: bool = True, desc: str = "train") -> tuple[AbstractScoreNet, dict]:
+          target: str | None = None, progress: bool = True, desc: str = "train",
+          ckpt_dir: str | Path | None = None, resume: bool = False, meta: dict | None = None
+          ) -> tuple[AbstractScoreNet, dict]:
     """Train `net` on `data` (an EmpiricalData, or a GaussianMixture for fresh draws / exact-score
-    regression). Returns (the trained model, its EMA when optim.ema_decay > 0, and a small log)."""
+    regression). Returns (the trained model, its EMA when optim.ema_decay > 0, and a small log).
+    ckpt_dir / resume: training.fit's checkpoints (every train.checkpoint_every steps and at the end)
+    and continuing from them (sweep cells use both)."""
     steps = steps or cfg.train.steps
     loss = training_loss(cfg)
     loss = loss if target is None else loss.model_copy(update={"target": target})
     t0 = time.perf_counter()
     state, hist = fit(net, data, loss, cfg.optim, seed=seed, steps=steps, batch=cfg.train.batch,
-                      steps_per_call=min(cfg.train.steps_per_call, steps), progress=progress, desc=desc)
+                      steps_per_call=min(cfg.train.steps_per_call, steps), progress=progress, desc=desc,
+                      ckpt_dir=ckpt_dir, resume=resume, checkpoint_every=cfg.train.checkpoint_every, meta=meta)
     model = ema_model(state) if cfg.optim.ema_decay > 0 else state.model
     log = {"steps": steps, "batch": cfg.train.batch, "target": loss.target, "train_s": round(time.perf_counter() - t0, 2),
            "final_loss": hist[-1]["loss"], "loss_curve": [[h["step"], h["loss"]] for h in hist]}
