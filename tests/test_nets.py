@@ -41,7 +41,7 @@ def _offdiag(J):
     return np.abs(np.asarray(J) - np.diag(np.diag(np.asarray(J))))
 
 
-@pytest.mark.parametrize("kind", list(NETS))
+@pytest.mark.parametrize("kind", [k for k in NETS if k != "unet"])  # images: tests/test_unet.py
 def test_shapes_dtype_finite(kind):
     net = _net(kind)
     x = jax.random.normal(jax.random.PRNGKey(1), (D,))

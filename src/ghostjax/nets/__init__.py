@@ -6,6 +6,7 @@
   layers.py     dense, mlp_apply, layer_norm: equinox layers with the batch leading under vmap
   mlps.py       JointMLP, FactorizedNet (exactly diagonal Jacobian), PooledNet
   aithal.py     AithalMLP (Aithal et al. 2024)
+  unet.py       UNet: attention-free DDPM UNet on grayscale images (per-example [D] = image_size²)
   registry.py   NETS {kind: class} and make_net(kind, dim, *, key, **hyper)
 """
 
@@ -16,9 +17,10 @@ from .layers import dense, layer_norm, mlp_apply
 from .mlps import FACTORIZED_MODES, FactorizedNet, JointMLP, PooledNet
 from .precond import PRECONDS, AbstractPrecond, EDMPrecond, EpsPrecond
 from .registry import NETS, make_net, net_arguments
+from .unet import UNet
 
 __all__ = [
-    "AbstractScoreNet", "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "AithalBlock",
+    "AbstractScoreNet", "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "AithalBlock", "UNet",
     "AbstractPrecond", "EDMPrecond", "EpsPrecond", "AbstractEmbedding", "SinusoidalEmbedding",
     "FourierEmbedding", "NETS", "PRECONDS", "EMBEDDINGS", "FACTORIZED_MODES", "make_net", "net_arguments",
     "dense", "mlp_apply", "layer_norm",

@@ -14,9 +14,10 @@ from .base import AbstractScoreNet
 from .embedding import EMBEDDINGS
 from .mlps import FactorizedNet, JointMLP, PooledNet
 from .precond import PRECONDS
+from .unet import UNet
 
 NETS: dict[str, type[AbstractScoreNet]] = {
-    "joint": JointMLP, "factorized": FactorizedNet, "pooled": PooledNet, "aithal": AithalMLP,
+    "joint": JointMLP, "factorized": FactorizedNet, "pooled": PooledNet, "aithal": AithalMLP, "unet": UNet,
 }
 NAMED = {"embed": ("embedding", EMBEDDINGS), "precond": ("precond", PRECONDS)}  # name arguments -> classes
 
@@ -35,7 +36,7 @@ def net_arguments(kind: str) -> tuple[str, ...]:
 
 
 def make_net(kind: str, dim: int, *, key: PRNGKeyArray, **hyper) -> AbstractScoreNet:
-    """Build a network by kind ('joint', 'factorized', 'pooled', 'aithal') with its hyperparameters:
+    """Build a network by kind ('joint', 'factorized', 'pooled', 'aithal', 'unet') with its hyperparameters:
     the class's own keyword arguments, where `embed` ('sinusoidal', 'fourier') and `precond`
     ('edm', 'eps') may name the embedding and preconditioning classes. A keyword the kind does not
     take raises ValueError naming it. Initialisation is one compiled call per (kind, dim, hyper)."""
@@ -46,6 +47,7 @@ def make_net(kind: str, dim: int, *, key: PRNGKeyArray, **hyper) -> AbstractScor
     for name, (field, table) in NAMED.items():
         if isinstance(hyper.get(name), str):
             hyper[field] = _lookup(table, name, hyper.pop(name))
+    hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}  # TOML arrays: hashable
     return _builder(NETS[kind], int(dim), tuple(sorted(hyper.items())))(key)
 
 
