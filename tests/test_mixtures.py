@@ -216,3 +216,20 @@ def test_bad_x_shape_names_x():
         gj.GaussianMixture.opposite_corners(dim=3, weight=1.2)
     with pytest.raises(ValueError, match="corners"):
         gj.GaussianMixture.hypercube(3, corners=[[1, 1, 0]])
+
+
+def test_draw_labels_frequencies_zero_weights_and_extremes():
+    """Inverse-CDF labels: frequencies match the weights within 5 binomial se (K = 25, with zero
+    weights that must never be drawn), and uniforms at the ends of [0, 1) stay in range."""
+    from ghostjax.mixtures import draw_labels
+
+    w = np.array(jax.random.dirichlet(jax.random.key(3), jnp.ones(25)))
+    w[[0, 7, 24]] = 0.0
+    w = w / w.sum()
+    n = 200_000
+    labels = np.asarray(draw_labels(jax.random.key(4), jnp.asarray(w, jnp.float32), n))
+    freq = np.bincount(labels, minlength=25) / n
+    assert freq[[0, 7, 24]].sum() == 0 and labels.min() >= 0 and labels.max() < 25
+    assert np.all(np.abs(freq - w) <= 5 * np.sqrt(w * (1 - w) / n) + 1e-12), np.abs(freq - w).max()
+    one = np.asarray(draw_labels(jax.random.key(5), jnp.ones(1), 1000))
+    assert np.all(one == 0)

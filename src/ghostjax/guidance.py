@@ -30,7 +30,7 @@ from typing import Callable
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ._util import concrete
 from .mixtures import GaussianMixture
@@ -226,7 +226,7 @@ def n_classes_for(dim: int, beta: float) -> int:
 
 
 def class_mixture(dim: int, key: PRNGKeyArray, *, n_classes: int | None = None, beta: float | None = None,
-                  mean_std: float = 1.0, std: float = 1.0, max_classes: int | None = None,
+                  mean_std: Float[ArrayLike, ""] = 1.0, std: Float[ArrayLike, ""] = 1.0, max_classes: int | None = None,
                   **kw) -> GaussianMixture:
     """M equally weighted Gaussian classes in `dim` dimensions, means ~ N(0, mean_std² I), within-class
     std `std` (GaussianMixture.random_classes), with M = n_classes, or M = round(e^{β dim}) when
