@@ -6,7 +6,7 @@ from .fullcov import FullCovMixture
 from .losses import Loss
 from .metrics.census import census
 from .mixtures import GaussianMixture, all_corners, random_corners
-from .nets import AbstractScoreNet, AithalMLP, EDMPrecond, EpsPrecond, FactorizedNet, JointMLP, PooledNet, make_net
+from .nets import AbstractScoreNet, AithalMLP, EDMPrecond, EpsPrecond, FactorizedNet, JointMLP, PooledNet, UNet, make_net
 from .observers import Histogram, Mean, Moments, Observer, Quantiles, Window
 from .solvers import DDPM, AbstractSolver, EulerMaruyama, OdeEuler, OdeHeun, solver_from_name
 from .training import Optim, fit
@@ -28,7 +28,7 @@ __all__ = [
     "AbstractSolver", "EulerMaruyama", "OdeEuler", "OdeHeun", "DDPM", "solver_from_name",
     "Observer", "Mean", "Moments", "Quantiles", "Histogram", "Window",
     "geometric_grid", "edm_grid", "ddpm_grid", "sigmas_from_betas", "vp_alpha", "ve_sigma", "vp_score",
-    "AbstractScoreNet", "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "EDMPrecond", "EpsPrecond",
+    "AbstractScoreNet", "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "UNet", "EDMPrecond", "EpsPrecond",
     "make_net", "Loss", "Optim", "fit",
     "guidance", "observers", "processes",
 ]

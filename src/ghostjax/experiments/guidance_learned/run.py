@@ -225,7 +225,7 @@ def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None 
     summary = [e for e in matched if e["score"] == "exact"] + learned + [e for e in matched if e["score"] != "exact"]
     answer = _answer(matched, learned)
     metrics = {
-        "meta": meta or {}, "dim": cfg.dim, "n_classes": cfg.n_classes, "p_uncond": cfg.p_uncond,
+        "meta": {**(meta or {}), "elapsed_s": round(time.perf_counter() - t_start, 1)}, "dim": cfg.dim, "n_classes": cfg.n_classes, "p_uncond": cfg.p_uncond,
         "target_accuracy": cfg.target_accuracy, "t_switch_sigma": float(sigma_of_t(cfg.window_t_switch)),
         "training": trained, "score_errors": errors, "at_target": summary, "answer": answer,
         "unguided": {r["score"]: {m: r[m] for m in METRICS} for r in scan
@@ -236,7 +236,6 @@ def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None 
             "learned": "mean over training seeds; *_halfrange = (max − min)/2 over seeds",
             "*_spread (scan.csv)": "(max − min)/2 over the target classes",
             "off_fraction, log_p_gap, nearest_radius": "see experiments/guidance_learned/run.py"},
-        "elapsed_s": round(time.perf_counter() - t_start, 1),
     }
     atomic_write_csv(out_dir / "scan.csv", scan)
     atomic_write_csv(out_dir / "score_errors.csv", errors)
