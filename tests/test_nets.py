@@ -21,7 +21,8 @@ from ghostjax.nets import (
 
 D = 5
 SMALL = dict(width=8, depth=2, embed_dim=8, sigma_data=1.1)
-PER_KIND = {"joint": {}, "factorized": dict(coord_dim=3), "pooled": dict(coord_dim=3, pool_dim=4), "aithal": {}}
+PER_KIND = {"joint": {}, "factorized": dict(coord_dim=3), "pooled": dict(coord_dim=3, pool_dim=4), "aithal": {},
+            "fourier_aithal": dict(features=4)}
 SIGMAS = (1e-3, 0.05, 1.0, 100.0)
 
 

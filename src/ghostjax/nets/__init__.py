@@ -10,7 +10,7 @@
   registry.py   NETS {kind: class} and make_net(kind, dim, *, key, **hyper)
 """
 
-from .aithal import AithalBlock, AithalMLP
+from .aithal import AithalBlock, AithalMLP, FourierAithal
 from .base import AbstractScoreNet
 from .embedding import EMBEDDINGS, AbstractEmbedding, FourierEmbedding, SinusoidalEmbedding
 from .layers import dense, layer_norm, mlp_apply
@@ -20,7 +20,7 @@ from .registry import NETS, make_net, net_arguments
 from .unet import UNet
 
 __all__ = [
-    "AbstractScoreNet", "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "AithalBlock", "UNet",
+    "AbstractScoreNet", "JointMLP", "FactorizedNet", "PooledNet", "AithalMLP", "AithalBlock", "FourierAithal", "UNet",
     "AbstractPrecond", "EDMPrecond", "EpsPrecond", "AbstractEmbedding", "SinusoidalEmbedding",
     "FourierEmbedding", "NETS", "PRECONDS", "EMBEDDINGS", "FACTORIZED_MODES", "make_net", "net_arguments",
     "dense", "mlp_apply", "layer_norm",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .base import AbstractScoreNet, check_dim
@@ -72,4 +73,37 @@ class AithalMLP(AbstractScoreNet):
         h = dense(self.inp, x_in)
         for i in range(self.depth):
             h = self.blocks[i % len(self.blocks)](h, emb)
+        return dense(self.out, layer_norm(self.norm, h))
+
+
+class FourierAithal(AbstractScoreNet):
+    """AithalMLP body on Fourier features of the input (a joint-aware input: every feature mixes all
+    coordinates): Linear([x, sin 2πBx, cos 2πBx] → W, no bias) → `depth` independent AithalBlocks →
+    LayerNorm → Linear(W → D). B [F, D] ~ scale·N(0, 1) is fixed (a stop-gradient constant)."""
+
+    freqs: Float[Array, "F D"]
+    inp: eqx.nn.Linear
+    blocks: tuple[AithalBlock, ...]
+    norm: eqx.nn.LayerNorm
+    out: eqx.nn.Linear
+    embedding: AbstractEmbedding
+    precond: AbstractPrecond
+
+    def __init__(self, dim: int, *, key: PRNGKeyArray, width: int = 128, depth: int = 3, embed_dim: int = 128,
+                 features: int = 32, scale: float = 1.0, embedding: type[AbstractEmbedding] = SinusoidalEmbedding,
+                 precond: type[AbstractPrecond] = EpsPrecond, sigma_data: float = 1.0):
+        dim = check_dim(dim)
+        keys = jax.random.split(key, depth + 3)
+        self.freqs = scale * jax.random.normal(keys[0], (features, dim))
+        self.embedding, self.precond = embedding(embed_dim), precond.for_data(sigma_data)
+        self.inp = eqx.nn.Linear(dim + 2 * features, width, use_bias=False, key=keys[1])
+        self.blocks = tuple(AithalBlock(width, embed_dim, key=k) for k in keys[2:2 + depth])
+        self.norm = eqx.nn.LayerNorm(width)
+        self.out = eqx.nn.Linear(width, dim, key=keys[-1])
+
+    def body(self, x_in: Float[Array, " D"], emb: Float[Array, " E"]) -> Float[Array, " D"]:
+        arg = 2.0 * jnp.pi * (jax.lax.stop_gradient(self.freqs) @ x_in)
+        h = dense(self.inp, jnp.concatenate([x_in, jnp.sin(arg), jnp.cos(arg)]))
+        for block in self.blocks:
+            h = block(h, emb)
         return dense(self.out, layer_norm(self.norm, h))

@@ -9,7 +9,7 @@ import inspect
 import equinox as eqx
 from jaxtyping import PRNGKeyArray
 
-from .aithal import AithalMLP
+from .aithal import AithalMLP, FourierAithal
 from .base import AbstractScoreNet
 from .embedding import EMBEDDINGS
 from .mlps import FactorizedNet, JointMLP, PooledNet
@@ -17,7 +17,7 @@ from .precond import PRECONDS
 from .unet import UNet
 
 NETS: dict[str, type[AbstractScoreNet]] = {
-    "joint": JointMLP, "factorized": FactorizedNet, "pooled": PooledNet, "aithal": AithalMLP, "unet": UNet,
+    "joint": JointMLP, "factorized": FactorizedNet, "pooled": PooledNet, "aithal": AithalMLP, "fourier_aithal": FourierAithal, "unet": UNet,
 }
 NAMED = {"embed": ("embedding", EMBEDDINGS), "precond": ("precond", PRECONDS)}  # name arguments -> classes
 
