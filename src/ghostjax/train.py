@@ -9,7 +9,7 @@ configs/quickstart.toml.
 The run directory (default runs/<name>) gets config.toml, metrics.json, summary.csv,
 cells/<cell>/{checkpoints/, curves.csv, result.json} and figures/*.png.
 
---resume (learned study only) continues an interrupted run from its checkpoints (the config is
+--resume (learned and shapes studies) continues an interrupted run from its checkpoints (the config is
 read back from the run directory when --config is not given); the resumed run ends with the same parameters as an
 uninterrupted one. A run directory holding a different config is never overwritten.
 Bad input prints one line and exits 2, before anything is written; a NaN/inf loss exits 1 and
@@ -29,6 +29,7 @@ from .config import ConfigError, apply_overrides, build, cli_guard, entry_parser
 from .runio import RunDir, run_meta, same_config
 
 DEFAULT_CONFIG = "configs/quickstart.toml"
+RESUMABLE = ("learned", "shapes")  # studies whose run() takes resume= and stop_after= (checkpointed training)
 STUDIES = {"learned": "ghostjax.experiments.learned", "hallucination": "ghostjax.experiments.hallucination",
            "shapes": "ghostjax.experiments.shapes", "guidance_learned": "ghostjax.experiments.guidance_learned"}
 
@@ -73,8 +74,9 @@ def prepare(args):
     if args.stop_after is not None and args.stop_after < 1:
         raise ConfigError(f"--stop-after: must be >= 1, got {args.stop_after}")
     study, cfg = load(path, args.overrides)
-    if study != "learned" and (args.resume or args.stop_after is not None):
-        raise ConfigError(f"--resume: only the learned study resumes; the {study} study reruns (drop --resume/--stop-after)")
+    if study not in RESUMABLE and (args.resume or args.stop_after is not None):
+        raise ConfigError(f"--resume: the {study} study reruns, only {', '.join(RESUMABLE)} resume "
+                          "(drop --resume/--stop-after)")
     run = RunDir.claim(Path(args.out) if args.out else Path("runs") / cfg.name, to_dict(cfg),
                        same_run=same_config, resume=args.resume)
     return study, cfg, path, run
@@ -131,8 +133,9 @@ def run_study(study: str, cfg, path: str, run: RunDir, args) -> int:
     t0 = time.perf_counter()
     from .training import TrainingDiverged
 
+    extra = {"resume": args.resume, "stop_after": args.stop_after} if study in RESUMABLE else {}
     try:
-        mod.run(cfg, out, progress=not args.no_progress, meta=meta)
+        mod.run(cfg, out, progress=not args.no_progress, meta=meta, **extra)
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -81,8 +81,12 @@ def detectors(c: Classification, scores: np.ndarray, cfg: Config) -> tuple[dict 
     return main, per
 
 
-def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None = None, log=print) -> list[dict]:
-    """Train, sample, classify, measure; write the run directory's files. Returns the summary rows."""
+def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None = None, log=print,
+        resume: bool = False, stop_after: int | None = None) -> list[dict]:
+    """Train, sample, classify, measure; write the run directory's files. Returns the summary rows.
+    resume: continue training from out_dir/checkpoints (bitwise the same parameters as an
+    uninterrupted run); stop_after: stop training at this step with a checkpoint, as an interruption
+    would, and write nothing else (returns [])."""
     out_dir = Path(out_dir)
     t_all = time.perf_counter()
     data = generate(cfg.data.n_train, cfg.data.size, cfg.data.seed)
@@ -97,7 +101,11 @@ def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None 
     state, hist = fit(net, EmpiricalData(x_train), cfg.loss, cfg.optim, seed=cfg.train.seed, steps=cfg.train.steps,
                       batch=cfg.train.batch, steps_per_call=min(cfg.train.steps_per_call, cfg.train.steps),
                       ckpt_dir=out_dir / "checkpoints", checkpoint_every=cfg.train.checkpoint_every,
+                      resume=resume and (out_dir / "checkpoints" / "latest.json").is_file(), stop_after=stop_after,
                       progress=progress, desc=f"train {cfg.model.kind}")
+    if int(state.step) < cfg.train.steps:  # stopped early (stop_after): only the checkpoint is written
+        log(f"stopped at step {int(state.step)} of {cfg.train.steps}; continue with --resume")
+        return []
     train_s = time.perf_counter() - t0
     model = ema_model(state) if cfg.optim.ema_decay > 0 else state.model
     rates = [h["steps_per_s"] for h in hist[1:]] or [hist[-1]["steps_per_s"]]
