@@ -57,15 +57,21 @@ class Classes(Section):
         return class_mixture(dim, key, n_classes=n_classes, mean_std=self.mean_std, std=self.std)
 
 
+def guided_samples(score, gm: GaussianMixture, smp: Sampler, key, observers: dict | None = None):
+    """The reverse sampler of [sampler] with `score`: smp.n particles from N(0, σ_max² I) (key split
+    into prior and sampler noise), down smp.grid(); returns integrate.sample's result."""
+    k0, k1 = jax.random.split(key)
+    grid = jnp.asarray(smp.grid(), gm.means.dtype)
+    x0 = prior(k0, smp.n, gm.dim, smp.sigma_max, dtype=gm.means.dtype)
+    return sample(score, x0, grid, k1, solver=solver_from_name(smp.solver), observers=observers or {})
+
+
 def guided_run(score, gm: GaussianMixture, label: int, smp: Sampler, key, observe: bool = False) -> dict:
     """Sample `smp.n` particles with `score`, return distortion_summary(x, gm, label) plus, when
     `observe`, 'sigma_speciation' (metrics.guidance.speciation_sigma) and the mean class-posterior
     curve ('posterior', with its 'sigmas')."""
-    k0, k1 = jax.random.split(key)
-    grid = jnp.asarray(smp.grid(), gm.means.dtype)
-    x0 = prior(k0, smp.n, gm.dim, smp.sigma_max, dtype=gm.means.dtype)
     obs = {"posterior": Mean(ClassPosterior(gm, label))} if observe else {}
-    out = sample(score, x0, grid, k1, solver=solver_from_name(smp.solver), observers=obs)
+    out = guided_samples(score, gm, smp, key, obs)
     res = distortion_summary(out.x, gm, label)
     if observe:
         post = np.asarray(out.observations["posterior"], np.float64)

@@ -35,15 +35,13 @@ from jaxtyping import Array, Float, Int
 
 from ...conditional import LabelledMixture, conditional_dsm_loss
 from ...guidance import NegativeWindow, cfg as exact_cfg, sigma_of_t
-from ...integrate import prior, sample
 from ...metrics.census import census
 from ...metrics.guidance import distortion_summary
 from ...mixtures import GaussianMixture
 from ...nets.conditional import ConditionalMLP, guided
 from ...runio import atomic_savefig, atomic_write_csv, atomic_write_json
-from ...solvers import solver_from_name
 from ...training import ema_model, fit
-from ..guidance_common import Sampler, finite, interpolate_at
+from ..guidance_common import Sampler, finite, guided_samples, interpolate_at
 from .config import Config
 
 METRICS = ("accuracy", "overshoot", "shift_in_std", "perp_shift", "var_par", "var_perp", "var_avg", "pr_ratio",
@@ -68,15 +66,6 @@ def _off_stats(x: Float[Array, "n D"], gm: GaussianMixture, label: Int[Array, ""
     return census(x, gm)["off_fraction"], (jnp.mean(lp[:n]) - jnp.mean(lp[n:])) / d, jnp.mean(jnp.sqrt(z2 / d))
 
 
-def draw(score, gm: GaussianMixture, smp: Sampler, key) -> jax.Array:
-    """smp.n samples [n, D] of the reverse sampler with `score` from N(0, σ_max² I) (the key layout
-    of guidance_common.guided_run)."""
-    k0, k1 = jax.random.split(key)
-    x0 = prior(k0, smp.n, gm.dim, smp.sigma_max, dtype=gm.means.dtype)
-    out = sample(score, x0, jnp.asarray(smp.grid(), gm.means.dtype), k1, solver=solver_from_name(smp.solver))
-    return out.x
-
-
 def measure(build, gm: GaussianMixture, targets: int, smp: Sampler, key) -> dict:
     """Guided samples towards classes 0 … targets−1 (smp.n // targets each; build(c) -> score),
     every metric averaged over the targets, with '<metric>_spread' = (max − min)/2 across them."""
@@ -84,7 +73,7 @@ def measure(build, gm: GaussianMixture, targets: int, smp: Sampler, key) -> dict
     runs = []
     for c in range(targets):
         kc = jax.random.fold_in(key, c)
-        x = draw(build(c), gm, each, kc)
+        x = guided_samples(build(c), gm, each, kc).x
         finite_x = bool(np.all(np.isfinite(np.asarray(x))))
         r = {**distortion_summary(x, gm, c), **off_data(x, gm, c, jax.random.fold_in(kc, 7))} if finite_x else \
             {m: float("nan") for m in METRICS}
