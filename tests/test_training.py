@@ -14,6 +14,7 @@ import ghostjax as gj
 from ghostjax import checkpoints, training
 from ghostjax._xla import BackendJit
 from ghostjax.config import ConfigError, build
+from ghostjax.data import EmpiricalData
 from ghostjax.losses import (
     DDPMSigmas,
     EDMWeighting,
@@ -232,6 +233,23 @@ def test_seeds_and_band_factors_do_not_recompile(monkeypatch):
     b, _ = _fit(seed=3, steps=10, stop_after=10, spec=SPEC.model_copy(update={"band_factor": 100.0}))
     assert eqx.debug.get_num_traces(counted) == 1
     assert not np.array_equal(_leaves(a)[0], _leaves(b)[0])  # A really changed the training
+
+
+def test_data_of_another_std_does_not_recompile_unless_the_weighting_reads_it(monkeypatch):
+    """Recursive training fits each generation on new samples (another data std, so another resolved
+    sigma_data): with a weighting that does not read σ_d the step compiles once; the EDM weighting
+    does read it, so there a new σ_d is a new program."""
+    counted = eqx.debug.assert_max_traces(training._train_chunk, max_traces=2)
+    monkeypatch.setattr(training, "train_chunk", BackendJit(lambda *a: counted(*a), training.TRAIN_CPU_OPTIONS))
+    x = np.asarray(GM.sample(jax.random.PRNGKey(1), 64))
+    eps = Loss(weighting="sigma2")
+    for scale in (1.0, 1.5):
+        fit(_net(), EmpiricalData(x * scale, 0.1), eps, OPT, seed=0, steps=2, batch=8, progress=False)
+    assert eqx.debug.get_num_traces(counted) == 1
+    assert eps.resolve(EmpiricalData(x, 0.1)).compiled().sigma_data == 0.0
+    fit(_net(), EmpiricalData(x * 2.0, 0.1), Loss(weighting="edm"), OPT, seed=0, steps=2, batch=8, progress=False)
+    assert eqx.debug.get_num_traces(counted) == 2
+    assert Loss(weighting="edm", sigma_data=0.5).compiled().sigma_data == 0.5
 
 
 def test_ema_differs_from_raw_and_is_a_model():

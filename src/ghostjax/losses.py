@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import equinox as eqx
 import jax
@@ -141,6 +141,8 @@ class DDPMSigmas(AbstractSigmaDist):
 class AbstractWeighting(eqx.Module):
     """λ(σ), the weight of the mean squared score error at σ (times σ² per coordinate)."""
 
+    uses_sigma_data: ClassVar[bool] = False  # reads Loss.sigma_data (else it is no part of the compiled step)
+
     @classmethod
     def from_config(cls, loss: Loss) -> AbstractWeighting:
         """The weighting the settings `loss` describe."""
@@ -170,6 +172,7 @@ class UniformWeighting(AbstractWeighting):
 class EDMWeighting(AbstractWeighting):
     """λ = σ²(σ²+σ_d²)/σ_d² (EDM)."""
 
+    uses_sigma_data: ClassVar[bool] = True
     sigma_data: float = eqx.field(static=True)
 
     def __check_init__(self):
@@ -254,6 +257,14 @@ class Loss(Section):
         lo, hi = self.band(float(gm.mode_std()))
         return self.model_copy(update={"sigma_data": self.sigma_data or float(gm.data_std()),
                                        "band_lo": lo, "band_hi": hi})
+
+    def compiled(self) -> Loss:
+        """The settings a compiled training step depends on: band_factor set to 1 (the step takes A
+        as a traced argument) and sigma_data to 0 unless the weighting reads it. Equal for runs that
+        differ only in those values (e.g. recursive generations, whose data std differs), so they
+        share one compilation."""
+        keep_sd = WEIGHTINGS[self.weighting].uses_sigma_data
+        return self.model_copy(update={"band_factor": 1.0, "sigma_data": self.sigma_data if keep_sd else 0.0})
 
     def sigma_distribution(self) -> AbstractSigmaDist:
         return SIGMA_DISTS[self.sigma_dist].from_config(self)

@@ -257,7 +257,7 @@ def fit(model, gm, spec: Loss, optim: Optim, *, seed: int, steps: int, batch: in
 
     from tqdm.auto import tqdm
 
-    static_spec = spec.model_copy(update={"band_factor": 1.0})
+    static_spec = spec.compiled()
     amp = jnp.asarray(spec.band_factor, jnp.float32)
     bar = tqdm(total=steps, initial=step, desc=desc, unit="step", disable=not progress, leave=False)
     try:
