@@ -49,8 +49,8 @@ def test_rerun_validates_train_runs_before_running(tmp_path, capsys):
 
     cfgs = tmp_path / "configs"
     cfgs.mkdir()
-    (cfgs / "hallucination_1d.toml").write_text('study = "hallucination"\nname = "x"\nbogus_key = 1\n')
-    rc = cli_guard(lambda: report.main(["--rerun", "--only", "hallucination_1d", "--configs", str(cfgs),
+    (cfgs / "hallucination_1d_full.toml").write_text('study = "hallucination"\nname = "x"\nbogus_key = 1\n')
+    rc = cli_guard(lambda: report.main(["--rerun", "--only", "hallucination_1d_full", "--configs", str(cfgs),
                                         "--runs", str(tmp_path / "runs")]))()
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "bogus_key" in err

@@ -609,16 +609,16 @@ def recursive_filter(m):
 
 
 CLAIMS += [
-    {"seed": "003", "study": "hallucination_1d", "text": "diffusion models interpolate between nearby modes (samples "
+    {"seed": "003", "study": "hallucination_1d_full", "text": "diffusion models interpolate between nearby modes (samples "
      "outside the support)", "eval": interpolation_exists,
      "definition": "out of support = not census-real (tail 1e-3); between = inside the hull of the means pushed out by "
                    "the real-zone radius; DDPM T = 1000, β 0.001→0.2, σ_t² = β_t, 20k samples per score"},
-    {"seed": "003", "study": "hallucination_1d", "text": "trajectory variance removes > 95 % of hallucinations while "
+    {"seed": "003", "study": "hallucination_1d_full", "text": "trajectory variance removes > 95 % of hallucinations while "
      "keeping > 96 % of in-support samples (1-D)", "eval": detector_1d,
      "definition": "variance of x̂0 over the last 10 steps (t = 9…0), averaged over coordinates; positives = "
                    "out-of-support samples (deep: farther than 2t stds from every mode); threshold at the 96 % "
                    "quantile of in-support scores; ± binomial / Hanley–McNeil se"},
-    {"seed": "003", "study": "hallucination_2d", "text": "trajectory variance removes > 95 % of hallucinations while "
+    {"seed": "003", "study": "hallucination_2d_full", "text": "trajectory variance removes > 95 % of hallucinations while "
      "keeping > 96 % of in-support samples (Gaussian25)", "eval": detector_2d,
      "definition": "as the row above, 2-D Gaussian25 (100k training samples)"},
     {"seed": "003", "study": "recursive_2d_full", "text": "recursive training without filtering: hallucinations grow over "
@@ -627,10 +627,10 @@ CLAIMS += [
                    "growth = last − first > 3 se"},
     {"seed": "003", "study": "recursive_2d_full", "text": "filtering by trajectory variance mitigates it",
      "eval": recursive_filter, "definition": "last generation: random − variance rule > 3 se (equal sample count)"},
-    {"seed": "003", "study": "recursive_1d", "text": "recursive training without filtering: hallucinations grow over "
+    {"seed": "003", "study": "recursive_1d_full", "text": "recursive training without filtering: hallucinations grow over "
      "generations (1-D companion)", "eval": recursive_grows,
      "definition": "as above, modes {1, 2, 3}, n = 10,000 per generation"},
-    {"seed": "003", "study": "recursive_1d", "text": "filtering by trajectory variance mitigates it (1-D companion)",
+    {"seed": "003", "study": "recursive_1d_full", "text": "filtering by trajectory variance mitigates it (1-D companion)",
      "eval": recursive_filter, "definition": "as above, modes {1, 2, 3}"},
 ]
 
