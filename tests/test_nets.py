@@ -235,3 +235,79 @@ def test_layer_norm_and_silu_derivatives_match_autodiff():
     ref = derivatives(lambda m, r: m(r), jax.nn.silu)
     for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+def test_aithal_t_proj():
+    """t_proj=True: one Linear(E→E) + LeakyReLU(0.02) on the embedding before the blocks (Aithal et al.'s
+    code); off by default, and the other layers' initial weights do not depend on it."""
+    E = SMALL["embed_dim"]
+    plain = _net("aithal")
+    proj = _net("aithal", t_proj=True)
+    assert plain.t_proj is None and proj.t_proj.weight.shape == (E, E)
+    count = lambda m: sum(a.size for a in jax.tree.leaves(eqx.filter(m, eqx.is_inexact_array)))  # noqa: E731
+    assert count(proj) - count(plain) == E * E + E
+    same = eqx.tree_at(lambda m: m.t_proj, proj, None)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(same), jax.tree.leaves(plain)))
+    x = jax.random.normal(jax.random.PRNGKey(1), (D,))
+    out_plain, out_proj = _call(plain, x, jnp.float32(0.5)), _call(proj, x, jnp.float32(0.5))
+    assert out_proj.shape == (D,) and np.abs(np.asarray(out_proj - out_plain)).max() > 1e-4
+    half = jnp.float32(0.5)
+    emb, x_in = plain.embedding(0.25 * jnp.log(half)), plain.precond.inputs(x, half)
+    want = plain.body(x_in, jax.nn.leaky_relu(proj.t_proj(emb), 0.02))
+    np.testing.assert_allclose(np.asarray(proj.body(x_in, emb)), np.asarray(want), rtol=1e-5, atol=1e-6)
+    grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(jax.vmap(m)(jnp.stack([x, -x]), SIG[1:3]) ** 2)))(proj)
+    g = grads.t_proj.weight
+    assert all(np.all(np.isfinite(a)) for a in jax.tree.leaves(grads)) and np.abs(np.asarray(g)).max() > 0
+
+
+def test_cos_sin_embedding_matches_float64():
+    """The float32 embedding (one shared range reduction, `embedding.cos_sin`) equals [cos, sin] of the
+    phases f·c to float32 rounding over every c_noise a float32 σ gives (|c| <= 26), as jnp.cos and
+    jnp.sin do: within 1.5e-7 plus 4 ulps of the phase (the phase's own float32 roundings, which XLA may
+    order differently when it fuses the frequencies' scale into the product: measured up to 2.1 ulps
+    for FourierEmbedding); a frequency range beyond the reduction's exact range takes the
+    jnp.cos/jnp.sin path."""
+    c = jnp.linspace(-26.0, 26.0, 20001, dtype=jnp.float32)
+    for emb in (SinusoidalEmbedding(128), FourierEmbedding(32, max_freq=60.0), SinusoidalEmbedding(16, max_freq=1e3)):
+        got = np.asarray(jax.jit(jax.vmap(emb))(c))
+        f = emb.frequencies()
+        arg = np.asarray(f, np.float64)[None] * np.asarray(c, np.float64)[:, None]  # exact phases
+        want = np.concatenate([np.cos(arg), np.sin(arg)], axis=1)
+        tol = 1.5e-7 + 4 * np.spacing(np.abs(np.concatenate([arg, arg], axis=1)).astype(np.float32))
+        plain = np.asarray(jax.jit(jax.vmap(lambda ci: jnp.concatenate([jnp.cos(f * ci), jnp.sin(f * ci)])))(c))
+        assert np.all(np.abs(plain - want) <= tol)  # the bound holds for jnp.cos / jnp.sin
+        assert np.all(np.abs(got - want) <= tol), (emb, np.abs(got - want).max())
+
+
+def test_aithal_matches_plain_equinox_reference():
+    """AithalMLP's output and parameter gradients (float32, vmapped as in training) equal those of the same
+    network written with equinox's own layers and jnp.cos/jnp.sin, to float32 rounding."""
+    net = make_net("aithal", 2, key=jax.random.PRNGKey(2), width=16, depth=2, embed_dim=16)
+    act = lambda v: jax.nn.leaky_relu(v, 0.02)  # noqa: E731
+
+    def reference(m, x, sigma):
+        f = m.embedding.frequencies() * (0.25 * jnp.log(sigma))
+        emb = jnp.concatenate([jnp.cos(f), jnp.sin(f)])
+        h = m.inp(x / jnp.sqrt(1.0 + sigma**2))
+        for b in m.blocks:
+            u = b.lin1(act(b.norm1(h))) + b.temb(emb)
+            h = h + b.lin2(act(b.norm2(u)))
+        return -m.out(m.norm(h)) / sigma
+
+    k1, k2 = jax.random.split(jax.random.PRNGKey(3))
+    x = 2.0 * jax.random.normal(k1, (64, 2))
+    sig = jnp.exp(-1.2 + 1.2 * jax.random.normal(k2, (64,)))
+
+    @functools.partial(eqx.filter_jit)
+    def value_and_grads(m, use_ref):
+        def loss(mm):
+            s = jax.vmap(lambda a, b: reference(mm, a, b) if use_ref else mm(a, b))(x, sig)
+            return jnp.mean((sig[:, None] * s + x) ** 2), s
+        return eqx.filter_value_and_grad(loss, has_aux=True)(m)
+
+    (l1, s1), g1 = value_and_grads(net, False)
+    (l2, s2), g2 = value_and_grads(net, True)
+    np.testing.assert_allclose(np.asarray(s1), np.asarray(s2), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(float(l1), float(l2), rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(eqx.filter(g1, eqx.is_inexact_array)), jax.tree.leaves(eqx.filter(g2, eqx.is_inexact_array))):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5 * float(np.abs(np.asarray(b)).max()) + 1e-7)

@@ -4,7 +4,9 @@ diffusion models through mode interpolation".
 Linear(D→W, no bias) → `depth` time-conditioned residual blocks (LayerNorm → LeakyReLU(0.02) →
 Linear + projected noise embedding; LayerNorm → LeakyReLU → Linear; skip) → LayerNorm → Linear(W→D).
 Blocks have independent weights by default; `shared_blocks=True` applies one block `depth` times,
-as the public code of the paper does (by accident). Default preconditioning: ε-prediction.
+as the public code of the paper does (by accident). `t_proj=True` passes the noise embedding once
+through Linear(E→E) + LeakyReLU(0.02) before the blocks, as their code's `t_proj` does (default off:
+the architecture of the recorded runs). Default preconditioning: ε-prediction.
 """
 
 from __future__ import annotations
@@ -55,10 +57,12 @@ class AithalMLP(AbstractScoreNet):
     depth: int = eqx.field(static=True)
     embedding: AbstractEmbedding
     precond: AbstractPrecond
+    t_proj: eqx.nn.Linear | None
 
     def __init__(self, dim: int, *, key: PRNGKeyArray, width: int = 128, depth: int = 3, embed_dim: int = 128,
                  embedding: type[AbstractEmbedding] = SinusoidalEmbedding,
-                 precond: type[AbstractPrecond] = EpsPrecond, sigma_data: float = 1.0, shared_blocks: bool = False):
+                 precond: type[AbstractPrecond] = EpsPrecond, sigma_data: float = 1.0, shared_blocks: bool = False,
+                 t_proj: bool = False):
         dim = check_dim(dim)
         self.embedding, self.precond = embedding(embed_dim), precond.for_data(sigma_data)
         keys = jax.random.split(key, depth + 2)
@@ -68,8 +72,12 @@ class AithalMLP(AbstractScoreNet):
         self.norm = eqx.nn.LayerNorm(width)
         self.out = eqx.nn.Linear(width, dim, key=keys[-1])
         self.depth = depth
+        # its own key (folded in), so the other layers' initial weights do not depend on t_proj
+        self.t_proj = eqx.nn.Linear(embed_dim, embed_dim, key=jax.random.fold_in(key, 1)) if t_proj else None
 
     def body(self, x_in: Float[Array, " D"], emb: Float[Array, " E"]) -> Float[Array, " D"]:
+        if self.t_proj is not None:
+            emb = _act(dense(self.t_proj, emb))
         h = dense(self.inp, x_in)
         for i in range(self.depth):
             h = self.blocks[i % len(self.blocks)](h, emb)
