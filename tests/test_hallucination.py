@@ -291,3 +291,42 @@ def test_classify_ghosts_of_opposite_corners_are_ghosts():
     gm = mixture(Data(kind="corners", dim=3, std=0.1))
     lab = np.asarray(classify(np.array([[1.0, 1.0, 1.0], [1.0, -1.0, 1.0], [0.0, 0.0, 0.0]]), gm)[0])
     assert lab.tolist() == [0, 1, 2]
+
+
+def test_t_proj_reaches_the_network_from_model_and_variant():
+    """[model] t_proj and a variant's t_proj build AithalMLP with their embedding projection (one more
+    Linear(E, E)); unset variant values fall back to [model]."""
+    import equinox as eqx
+
+    from ghostjax.experiments.hallucination.config import Model
+    from ghostjax.experiments.hallucination.nets import build_net
+
+    def n_params(net):
+        return sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(net, eqx.is_inexact_array)))
+
+    key = jax.random.PRNGKey(0)
+    m = Model(width=16, depth=2, embed_dim=8)
+    base, proj = build_net(m, 1, key), build_net(m.model_copy(update={"t_proj": True}), 1, key)
+    assert n_params(proj) - n_params(base) == 8 * 8 + 8
+    assert n_params(build_net(m, 1, key, t_proj=True)) == n_params(proj)
+    assert n_params(build_net(m.model_copy(update={"t_proj": True}), 1, key, t_proj=False)) == n_params(base)
+
+
+def test_window_study_scores_batchwise_and_known_windows():
+    """window_study_scores on a constructed trajectory: sample 1 moves only in the last 3 steps, so
+    windows of length ≥ 2 ending at the end flag it (AUC 1) and a window ending 5 steps earlier
+    cannot (AUC ½, all ties); scores computed on two batches and concatenated equal the whole."""
+    k, n = 20, 6
+    traj = np.zeros((k, n, 2), np.float32)
+    traj[-3:, 1] = np.array([0.0, 1.0, -1.0])[:, None]
+    pos = np.arange(n) == 1
+    s = hm.window_study_scores(traj, 5)
+    assert set(s) == {(st, L, 0) for st in hm.WINDOW_STATS for L in (2, 3, 5, 10, 20)} | {
+        (st, 5, o) for st in hm.WINDOW_STATS for o in (5, 10)}
+    rows = {(r["stat"], r["length"], r["offset"]): r["auc"] for r in hm.window_study(s, pos)}
+    assert all(rows[(st, L, 0)] == 1.0 for st in ("var", "path", "range") for L in (2, 3, 5, 10, 20))
+    assert rows[("drift", 2, 0)] == 1.0 and rows[("var", 5, 5)] == 0.5
+    halves = [hm.window_study_scores(traj[:, :3], 5), hm.window_study_scores(traj[:, 3:], 5)]
+    for key, v in s.items():
+        np.testing.assert_array_equal(np.concatenate([h[key] for h in halves]), v)
+    assert hm.window_study(s, np.zeros(n, bool)) == []

@@ -158,7 +158,7 @@ TINY = ["--no-progress", "data.n_train=64", "model.kind=aithal", "model.width=16
 
 def test_train_entry_point_runs_the_study(tmp_path, capsys):
     out = tmp_path / "run"
-    assert _main(["--config", "configs/shapes.toml", "--out", str(out), *TINY]) == 0
+    assert _main(["--config", "configs/shapes.toml", "--out", str(out), *TINY, "eval.window_max=6"]) == 0
     m = json.loads((out / "metrics.json").read_text())
     h = m["hallucination"]
     assert h["n"] == 24 and 0 <= h["ci_lo"] <= h["rate"] <= h["ci_hi"] <= 1 and m["data"]["hallucinated"] == 0
@@ -167,11 +167,35 @@ def test_train_entry_point_runs_the_study(tmp_path, capsys):
               "checkpoints/latest.json"):
         assert (out / f).is_file(), f
     assert (out / "figures/roc.png").is_file() == (m["detector"] is not None)
+    if m["detector"] is not None:  # the window study: every statistic, lengths 2, 3, 5 and offsets 0–3
+        ws = m["window_study"]
+        assert (out / "window_study.csv").is_file() and (out / "figures/window_study.png").is_file()
+        assert {(r["length"], r["offset"]) for r in ws} == {(2, 0), (3, 0), (5, 0)}
+        var3 = [r["auc"] for r in ws if r["stat"] == "var" and r["length"] == 3 and r["offset"] == 0]
+        assert var3 == [pytest.approx(m["detector"]["auc"])]
     assert "hallucinated" in capsys.readouterr().out
 
 
+def test_sample_keeps_the_window_study_scores():
+    """With eval.window_max the sampler keeps the last window_max x̂0 of every batch: the study's
+    (var, window, 0) score is the detector's score, over all n images (batches concatenated, cut)."""
+    import jax
+
+    from ghostjax.experiments.shapes.run import build_net, sample
+
+    _, cfg = train.load("configs/shapes.toml", [a for a in TINY if "=" in a] + ["eval.window_max=6"])
+    xs, scores, study = sample(cfg, build_net(cfg, jax.random.PRNGKey(0)))
+    assert xs.shape == (24, 32 * 32) and scores.shape == (24,)
+    assert {(length, off) for _, length, off in study} == {(2, 0), (3, 0), (5, 0)}
+    assert all(v.shape == (24,) for v in study.values())
+    np.testing.assert_allclose(study[("var", 3, 0)], scores, rtol=1e-6)
+    assert sample(cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"window_max": 0})}),
+                  build_net(cfg, jax.random.PRNGKey(0)))[2] == {}
+
+
 @pytest.mark.parametrize("override, key", [("model.foo=1", "model.foo"), ("data.size=48", "data.size"),
-                                           ("model.kind=transformer", "model.kind"), ("eval.window=200", "eval.window")])
+                                           ("model.kind=transformer", "model.kind"), ("eval.window=200", "eval.window"),
+                                           ("eval.window_max=5", "eval.window_max")])
 def test_bad_config_exits_2_with_one_line(tmp_path, capsys, override, key):
     out = tmp_path / "run"
     assert _main(["--config", "configs/shapes.toml", "--out", str(out), override]) == 2

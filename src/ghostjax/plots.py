@@ -115,5 +115,28 @@ def errorbars(x, series: dict, *, xlabel: str, ylabel: str, title: str = "", ref
     return fig
 
 
+def window_study_figure(rows: list[dict], window: int, title: str):
+    """The detector's window study (rows of metrics.hallucination.window_study): AUC vs window
+    length (windows ending at the last step) and vs the offset of a `window`-step window, one line
+    per statistic. A matplotlib Figure (no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.8, 3.6))
+    axes = fig.subplots(1, 2, squeeze=False)
+    stats = sorted({r["stat"] for r in rows})
+    for st in stats:
+        a = sorted((r["length"], r["auc"]) for r in rows if r["stat"] == st and r["offset"] == 0)
+        b = sorted((r["offset"], r["auc"]) for r in rows if r["stat"] == st and r["length"] == window)
+        if a:
+            axes[0, 0].semilogx(*zip(*a), marker="o", ms=3, label=st)
+        if b:
+            axes[0, 1].plot(*zip(*b), marker="o", ms=3, label=st)
+    axes[0, 0].set(xlabel="window length k (last k steps)", ylabel="AUC", title=title)
+    axes[0, 1].set(xlabel=f"offset of a {window}-step window (steps before the end)", ylabel="AUC")
+    axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def close(fig) -> None:
     plt.close(fig)

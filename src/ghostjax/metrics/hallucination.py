@@ -169,6 +169,38 @@ def window_statistic(window: Float[ArrayLike, "k N D"], stat: str = "var") -> Fl
     return WINDOW_STATS[stat](jnp.asarray(window))
 
 
+# ------------------------------------------------------------------------------ window study
+WINDOW_LENGTHS = (2, 3, 5, 10, 20, 50, 100)
+WINDOW_OFFSETS = (0, 5, 10, 20, 40, 60, 90)  # windows of `window` steps ending this many steps before the end
+
+
+def window_study_scores(traj: Float[ArrayLike, "k N D"], window: int) -> dict[tuple[str, int, int], np.ndarray]:
+    """Every statistic of WINDOW_STATS over the windows the study compares, per sample:
+    {(stat, length, offset): scores [N]} for windows ending at the last step of each length in
+    WINDOW_LENGTHS (offset 0) and windows of `window` steps ending each offset of WINDOW_OFFSETS
+    steps earlier; only windows inside the k kept steps. Computed batch by batch, the arrays of each
+    key concatenate (the AUCs need all samples at once: `window_study`)."""
+    traj = jnp.asarray(traj)
+    kmax, out = traj.shape[0], {}
+    for stat in WINDOW_STATS:
+        for length in WINDOW_LENGTHS:
+            if length <= kmax:
+                out[(stat, length, 0)] = np.asarray(window_statistic(traj[-length:], stat))
+        for off in WINDOW_OFFSETS[1:]:
+            if off + window <= kmax:
+                out[(stat, window, off)] = np.asarray(window_statistic(traj[kmax - off - window:kmax - off], stat))
+    return out
+
+
+def window_study(scores: dict[tuple[str, int, int], ArrayLike], positive: Bool[ArrayLike, " N"]) -> list[dict]:
+    """The AUC of every window of `window_study_scores` against `positive` [N], one row
+    {stat, length, offset, auc} each, in the scores' order; [] when every sample or none is positive."""
+    p = np.asarray(positive, bool)
+    if p.all() or not p.any():
+        return []
+    return [{"stat": st, "length": length, "offset": off, "auc": auc(s, p)} for (st, length, off), s in scores.items()]
+
+
 # ------------------------------------------------------------------------------ ROC
 def _check(scores, positive):
     s = np.asarray(scores, np.float64).reshape(-1)

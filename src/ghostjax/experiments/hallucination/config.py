@@ -74,6 +74,7 @@ class Model(Section):
     blocks: tuple[Literal["shared", "independent"], ...] = ("shared",)  # AithalMLP variants to train
     fourier_features: int = Field(32, ge=1)   # fourier_aithal: random features sin/cos(2π B x)
     fourier_scale: float = Field(1.0, gt=0)   # std of B (cycles per unit of the network input)
+    t_proj: bool = False                      # aithal: Linear + LeakyReLU on the embedding first (their code)
 
     @pydantic.model_validator(mode="after")
     def _rules(self) -> Model:
@@ -130,6 +131,7 @@ class Variant(Section):
     width: int | None = Field(None, ge=1)
     depth: int | None = Field(None, ge=1)
     blocks: Literal["shared", "independent"] | None = None
+    t_proj: bool | None = None
     steps: int | None = Field(None, ge=1)
     target: Literal["dsm", "exact"] | None = None      # exact: regression on the mixture's exact score
     source: Literal["fixed", "mixture"] = "fixed"      # fixed training set, or fresh mixture draws

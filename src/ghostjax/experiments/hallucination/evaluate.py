@@ -21,8 +21,7 @@ from ...metrics import hallucination as hm
 from ...mixtures import GaussianMixture
 from .config import Eval
 
-WINDOW_LENGTHS = (2, 3, 5, 10, 20, 50, 100)
-WINDOW_OFFSETS = (0, 5, 10, 20, 40, 60, 90)  # windows of eval.window steps ending this many steps before the end
+WINDOW_LENGTHS, WINDOW_OFFSETS = hm.WINDOW_LENGTHS, hm.WINDOW_OFFSETS
 
 
 def ddpm_sigmas(loss: Loss, sigma_cap: float) -> Float[Array, " m"]:
@@ -55,22 +54,10 @@ def detector(traj: Float[Array, "k n D"], positive: np.ndarray, E: Eval, stat: s
 
 def window_study(traj: Float[Array, "k n D"], positive: np.ndarray, E: Eval) -> list[dict]:
     """AUC of every window statistic for windows ending at the last step of growing length, and for
-    windows of eval.window steps ending `offset` steps earlier."""
-    rows = []
+    windows of eval.window steps ending `offset` steps earlier (metrics.hallucination.window_study)."""
     if positive.all() or not positive.any():
-        return rows
-    kmax = traj.shape[0]
-    for stat in hm.WINDOW_STATS:
-        for length in WINDOW_LENGTHS:
-            if length <= kmax:
-                s = np.asarray(hm.window_statistic(traj[-length:], stat))
-                rows.append({"stat": stat, "length": length, "offset": 0, "auc": hm.auc(s, positive)})
-        for off in WINDOW_OFFSETS[1:]:
-            if off + E.window <= kmax:
-                w = traj[kmax - off - E.window:kmax - off]
-                s = np.asarray(hm.window_statistic(w, stat))
-                rows.append({"stat": stat, "length": E.window, "offset": off, "auc": hm.auc(s, positive)})
-    return rows
+        return []
+    return hm.window_study(hm.window_study_scores(traj, E.window), positive)
 
 
 def measure(x: Float[Array, "n D"], traj: Float[Array, "k n D"], gm: GaussianMixture, E: Eval,

@@ -116,7 +116,7 @@ def _eps_errors(model, gm, xs, ss):
 
 def _variant_net(cfg: Config, v: Variant, dim: int, seed: int):
     return build_net(cfg.model, dim, net_key(seed), kind=v.kind, blocks=v.blocks or cfg.model.blocks[0],
-                     width=v.width, depth=v.depth)
+                     width=v.width, depth=v.depth, t_proj=v.t_proj)
 
 
 def run_architecture(cfg: Config, out_dir: Path, progress: bool, log) -> dict:

@@ -73,25 +73,6 @@ def roc_figure(curves: list[tuple[str, dict]], title: str = "trajectory-variance
     return fig
 
 
-def window_figure(rows: list[dict], window: int, title: str):
-    """AUC vs window length (windows ending at the last step) and vs the offset of a `window`-step
-    window, one line per statistic."""
-    fig, axes = _figure(1, 2, 4.4, 3.6)
-    stats = sorted({r["stat"] for r in rows})
-    for st in stats:
-        a = sorted((r["length"], r["auc"]) for r in rows if r["stat"] == st and r["offset"] == 0)
-        b = sorted((r["offset"], r["auc"]) for r in rows if r["stat"] == st and r["length"] == window)
-        if a:
-            axes[0, 0].semilogx(*zip(*a), marker="o", ms=3, label=st)
-        if b:
-            axes[0, 1].plot(*zip(*b), marker="o", ms=3, label=st)
-    axes[0, 0].set(xlabel="window length k (last k steps)", ylabel="AUC", title=title)
-    axes[0, 1].set(xlabel=f"offset of a {window}-step window (steps before the end)", ylabel="AUC")
-    axes[0, 0].legend(fontsize=6)
-    fig.tight_layout()
-    return fig
-
-
 def recursive_figure(rows: list[dict], k_modes: int):
     """Out-of-support fraction per generation per rule, and the number of live modes / smallest mode weight."""
     fig, axes = _figure(1, 3, 4.2, 3.4)

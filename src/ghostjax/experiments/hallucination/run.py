@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from ...metrics import hallucination as hm
+from ...plots import window_study_figure
 from ...runio import atomic_write_csv, atomic_write_json
 from . import report
 from .config import Config
@@ -98,7 +99,7 @@ def run_basic(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
         wrows = [w for w in windows if w["name"].startswith(name + "_")]
         if wrows:
             first = wrows[0]["name"]
-            report.save(report.window_figure([w for w in wrows if w["name"] == first], E.window, f"{first}: window study"),
+            report.save(window_study_figure([w for w in wrows if w["name"] == first], E.window, f"{first}: window study"),
                  out_dir, f"window_study_{name}")
         cells.append({"name": f"{name}_training_set", "data": name, "score": "training set", "split": train_split})
         rows.append({"name": f"{name}_training_set", "data": name, "score": "training set", "seed": "",

@@ -69,6 +69,7 @@ class Eval(Section):
     steps: int = Field(100, ge=0)             # respaced DDPM levels (0: every level of [loss])
     sigma_cap: float = Field(1e4, gt=1)       # skip levels with σ_t above this
     window: int = Field(10, ge=2)             # detector: the last `window` predicted x̂0
+    window_max: int = Field(0, ge=0)          # window study: keep the last window_max x̂0 (0: no study)
     stat: Literal[tuple(WINDOW_STATS)] = "var"  # type: ignore[valid-type]
     retention: float = Field(0.96, gt=0, le=1)
     extra_fraction: float = Field(0.025, ge=0, le=1)
@@ -109,4 +110,9 @@ class Config(Section):
             raise ValueError("eval.steps: 0 (every level) or at least 2")
         if self.eval.steps and self.eval.window > self.eval.steps:
             raise ValueError(f"eval.window: must be <= eval.steps ({self.eval.steps}), got {self.eval.window}")
+        if self.eval.window_max and self.eval.window_max < self.eval.window:
+            raise ValueError(f"eval.window_max: 0 (no window study) or >= eval.window ({self.eval.window}), "
+                             f"got {self.eval.window_max}")
+        if self.eval.steps and self.eval.window_max > self.eval.steps:
+            raise ValueError(f"eval.window_max: must be <= eval.steps ({self.eval.steps}), got {self.eval.window_max}")
         return self

@@ -21,6 +21,7 @@ from ... import ddpm
 from ...data import EmpiricalData
 from ...metrics import hallucination as hm
 from ...nets import AbstractScoreNet, make_net, net_arguments
+from ...plots import window_study_figure
 from ...runio import atomic_write_bytes, atomic_write_csv, atomic_write_json
 from ...training import ema_model, fit
 from . import report
@@ -38,21 +39,26 @@ def build_net(cfg: Config, key: jax.Array) -> AbstractScoreNet:
     return make_net(cfg.model.kind, cfg.data.size ** 2, key=key, **hyper)
 
 
-def sample(cfg: Config, model, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """eval.n_samples images [n, H·W] and their detector scores [n], drawn eval.batch at a time (one
-    compilation: every call has the same shapes, the last batch is cut)."""
+def sample(cfg: Config, model, progress: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+    """eval.n_samples images [n, H·W], their detector scores [n] and, with eval.window_max, the
+    window study's scores {(stat, length, offset): [n]} (metrics.hallucination.window_study_scores;
+    else {}), drawn eval.batch at a time (one compilation: every call has the same shapes, the last
+    batch is cut)."""
     from tqdm.auto import tqdm
 
     E, dim = cfg.eval, cfg.data.size ** 2
     n_calls = math.ceil(E.n_samples / E.batch)
     key = jax.random.PRNGKey(E.seed)
-    xs, scores = [], []
+    xs, scores, study = [], [], []
     for i in tqdm(range(n_calls), desc="sample", unit="batch", disable=not progress, leave=False):
         x, traj = ddpm.draw(model, dim, E.batch, jax.random.fold_in(key, i), cfg.loss, sigma_cap=E.sigma_cap,
-                            window=E.window, steps=E.steps)
+                            window=max(E.window, E.window_max), steps=E.steps)
         xs.append(np.asarray(x))
-        scores.append(np.asarray(hm.window_statistic(traj, E.stat)))
-    return np.concatenate(xs)[:E.n_samples], np.concatenate(scores)[:E.n_samples]
+        scores.append(np.asarray(hm.window_statistic(traj[-E.window:], E.stat)))
+        if E.window_max:
+            study.append(hm.window_study_scores(traj, E.window))
+    cat = {k: np.concatenate([s[k] for s in study])[:E.n_samples] for k in (study[0] if study else {})}
+    return np.concatenate(xs)[:E.n_samples], np.concatenate(scores)[:E.n_samples], cat
 
 
 def rate(k: int, n: int, confidence: float) -> dict:
@@ -116,7 +122,7 @@ def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None 
         f"({tlog['steps_per_s']:.2f} steps/s), final loss {tlog['final_loss']:.4f}")
 
     t0 = time.perf_counter()
-    xs, scores = sample(cfg, model, progress)
+    xs, scores, study_scores = sample(cfg, model, progress)
     sample_s = time.perf_counter() - t0
     c = classify(xs, g, threshold=cfg.classify.threshold, min_iou=cfg.classify.min_iou)
     hal = rate(int(c.hallucinated.sum()), xs.shape[0], cfg.eval.confidence)
@@ -135,6 +141,11 @@ def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None 
         report.save(report.roc_figure(det["roc"], f"x̂0 {cfg.eval.stat}, last {cfg.eval.window}: AUC {det['auc']:.3f}"),
                     out_dir, "roc")
         report.save(report.score_histogram(scores, c.hallucinated), out_dir, "detector_scores")
+    windows = hm.window_study(study_scores, c.hallucinated) if study_scores else []
+    if windows:
+        atomic_write_csv(out_dir / "window_study.csv", windows)
+        report.save(window_study_figure(windows, cfg.eval.window, "hallucinated images: window study"), out_dir,
+                    "window_study")
     buf = io.BytesIO()
     np.savez_compressed(buf, x=xs.astype(np.float32), score=scores, hallucinated=c.hallucinated, flags=c.flags)
     atomic_write_bytes(out_dir / "samples.npz", buf.getvalue())
@@ -156,6 +167,7 @@ def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None 
                                "hallucinated": int(c_train.hallucinated.sum())},
         "train": tlog, "sample": {"n": hal["n"], "sample_s": round(sample_s, 2), "levels": row["sample_steps"]},
         "hallucination": hal, "detector": det, "detector_auc_by_category": det_per, "composition": comp,
+        "window_study": windows,
         "summary": [row]})
     atomic_write_csv(out_dir / "summary.csv", [row])
     return [row]
