@@ -67,6 +67,7 @@ class Eval(Section):
     n_samples: int = Field(512, ge=1)         # images drawn from the trained network
     batch: int = Field(256, ge=1)             # images per sampler call (one compilation)
     steps: int = Field(100, ge=0)             # respaced DDPM levels (0: every level of [loss])
+    tail: int = Field(0, ge=0)                # of those, the last `tail` are the original t = tail … 1
     sigma_cap: float = Field(1e4, gt=1)       # skip levels with σ_t above this
     window: int = Field(10, ge=2)             # detector: the last `window` predicted x̂0
     window_max: int = Field(0, ge=0)          # window study: keep the last window_max x̂0 (0: no study)
@@ -110,6 +111,8 @@ class Config(Section):
             raise ValueError("eval.steps: 0 (every level) or at least 2")
         if self.eval.steps and self.eval.window > self.eval.steps:
             raise ValueError(f"eval.window: must be <= eval.steps ({self.eval.steps}), got {self.eval.window}")
+        if self.eval.steps and self.eval.tail >= self.eval.steps:
+            raise ValueError(f"eval.tail: must be < eval.steps ({self.eval.steps}), got {self.eval.tail}")
         if self.eval.window_max and self.eval.window_max < self.eval.window:
             raise ValueError(f"eval.window_max: 0 (no window study) or >= eval.window ({self.eval.window}), "
                              f"got {self.eval.window_max}")

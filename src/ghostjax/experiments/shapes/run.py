@@ -52,7 +52,7 @@ def sample(cfg: Config, model, progress: bool = False) -> tuple[np.ndarray, np.n
     xs, scores, study = [], [], []
     for i in tqdm(range(n_calls), desc="sample", unit="batch", disable=not progress, leave=False):
         x, traj = ddpm.draw(model, dim, E.batch, jax.random.fold_in(key, i), cfg.loss, sigma_cap=E.sigma_cap,
-                            window=max(E.window, E.window_max), steps=E.steps)
+                            window=max(E.window, E.window_max), steps=E.steps, tail=E.tail)
         xs.append(np.asarray(x))
         scores.append(np.asarray(hm.window_statistic(traj[-E.window:], E.stat)))
         if E.window_max:
@@ -153,7 +153,7 @@ def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None 
     row = {"name": cfg.name, "size": cfg.data.size, "model": cfg.model.kind, "n_params": n_params,
            "train_steps": cfg.train.steps, "batch": cfg.train.batch, "final_loss": tlog["final_loss"],
            "train_s": tlog["train_s"], "steps_per_s": tlog["steps_per_s"], "sample_steps": int(ddpm.ddpm_sigmas(
-               cfg.loss, cfg.eval.sigma_cap, cfg.eval.steps).shape[0]), "n_samples": hal["n"], "sample_s": round(sample_s, 2),
+               cfg.loss, cfg.eval.sigma_cap, cfg.eval.steps, cfg.eval.tail).shape[0]), "n_samples": hal["n"], "sample_s": round(sample_s, 2),
            "hallucinated": hal["k"], "rate": hal["rate"], "ci_lo": hal["ci_lo"], "ci_hi": hal["ci_hi"],
            **{f"n_{k}": v for k, v in hal["categories"].items()},
            "auc": det["auc"] if det else None, "auc_se": det["auc_se"] if det else None,
