@@ -22,7 +22,8 @@ from .report_claims import CLAIMS, NOTES
 
 
 TRAIN_RUNS = ("hallucination_1d_full", "hallucination_2d_full", "recursive_2d_full", "recursive_1d_full", "hallucination_gap",
-              "hallucination_arch_full", "hallucination_arch_seeds_full", "hallucination_ghosts", "shapes", "guidance_learned")
+              "hallucination_arch_full", "hallucination_arch_seeds_full", "hallucination_ghosts", "shapes", "shapes_detector",
+              "guidance_learned")
 """Recorded `python -m ghostjax.train` runs (configs/<name>.toml --out docs/runs/<name>), loaded like the
 analyze studies; --rerun does not rerun them."""
 
