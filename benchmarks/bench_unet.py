@@ -13,7 +13,8 @@ frameworks (`--rounds` times) and the median is kept. PyTorch is timed with its 
 and with 1 thread; `ratio` uses the default, `ratio_vs_best_torch` the fastest PyTorch setting.
 
 The convolution ceiling: every conv of one step (forward, and the input- and weight-gradient convs of
-the backward pass, at each layer's exact shapes) timed alone in both frameworks. A step can be no faster
+the backward pass, at each layer's exact shapes) timed alone in both frameworks (XLA: the UNet's default
+conv_impl). `--also-conv-impl canonical` adds ghostjax rows with another nets.unet conv_impl. A step can be no faster
 than its convs, so `ratio_ceiling_at_xla_conv_speed` = (1/XLA conv time)/(torch steps/s) bounds the ratio
 ghostjax can reach with XLA's convolutions.
 
@@ -279,12 +280,22 @@ def torch_conv_seconds(shapes, reps: int) -> float:
     return _median_time(once, reps)
 
 
-def jax_conv_seconds(shapes, reps: int) -> float:
-    """The same convs in one jitted JAX call, as the network runs them: jax.vjp of the vmapped
-    per-example `nets.unet.conv_nhwc` (forward conv, input-gradient conv, weight-gradient GEMM),
-    compiled with the training step's XLA options."""
-    from ghostjax.nets.unet import conv_nhwc
+def default_conv_impl() -> str:
+    """The name of the UNet's default convolution implementation (nets.unet.ConvImpl)."""
+    import inspect
 
+    from ghostjax.nets.unet import UNet, as_conv_impl
+
+    return as_conv_impl(inspect.signature(UNet.__init__).parameters["conv_impl"].default).name
+
+
+def jax_conv_seconds(shapes, reps: int, impl: str | None = None) -> float:
+    """The same convs in one jitted JAX call, as the network runs them: jax.vjp of the vmapped
+    per-example convolution of `impl` (a nets.unet.CONV_IMPLS name; default the UNet's), compiled
+    with the training step's XLA options."""
+    from ghostjax.nets.unet import as_conv_impl
+
+    conv = as_conv_impl(impl or default_conv_impl())
     key = jax.random.PRNGKey(0)
     args, meta = [], []
     for i, (b, cin, h, w, cout, k, s, dx) in enumerate(shapes):
@@ -296,7 +307,7 @@ def jax_conv_seconds(shapes, reps: int) -> float:
     def convs(args):
         out = []
         for (x, wt, dy), (s, dx) in zip(args, meta):
-            y, vjp = jax.vjp(lambda x, wt, s=s: jax.vmap(lambda xi: conv_nhwc(xi, wt, s))(x), x, wt)
+            y, vjp = jax.vjp(lambda x, wt, s=s: jax.vmap(lambda xi: conv(xi, wt, s))(x), x, wt)
             gx, gw = vjp(dy)
             out += [y, gw] + ([gx] if dx else [])
         return out
@@ -315,8 +326,11 @@ def render_md(out: dict) -> str:
         f"load average (1 min) {m['load_avg_1m_at_start']:.2f} at start, {m['load_avg_1m_at_end']:.2f} at end  ",
         f"Versions: {out['versions']}", "",
         "| what | steps/s | ratio ghostjax / this |", "|---|---:|---:|",
-        f"| ghostjax (train_chunk, {r['jax_steps_per_call']} steps per call) | {r['ghostjax_steps_per_s']:.2f} | 1 |",
+        f"| ghostjax (train_chunk, {r['jax_steps_per_call']} steps per call, conv_impl {r.get('conv_impl')}) | "
+        f"{r['ghostjax_steps_per_s']:.2f} | 1 |",
     ]
+    for name, v in r.get("ghostjax_steps_per_s_other_conv_impls", {}).items():
+        lines.append(f"| ghostjax, conv_impl {name} | {v:.2f} | {r['ghostjax_steps_per_s'] / v:.2f} |")
     for name, v in r["torch_steps_per_s"].items():
         lines.append(f"| PyTorch {name} | {v:.2f} | {r['ghostjax_steps_per_s'] / v:.2f} |")
     lines += ["", f"ratio (vs PyTorch default threads, NCHW): **{r['ratio']:.2f}**; median of per-round ratios "
@@ -344,6 +358,8 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=CASE["batch"])
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--out", default=None, help="JSON path (default results/bench_unet[_quick].json; .md beside it)")
+    p.add_argument("--also-conv-impl", default="", help="comma-separated nets.unet.CONV_IMPLS names: extra ghostjax "
+                   "rows with that conv_impl, timed in the same rounds (the main row uses the UNet's default)")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.steps, args.batch = 1, 3, 16
@@ -356,11 +372,15 @@ def main(argv=None):
     threads = sorted({args.threads, 1}, reverse=True)
     torch_steps = {"nchw": torch_setup(case), "channels_last": torch_setup(case, channels_last=True)}
     jrun = jax_setup(case, args.steps)
+    others = [n for n in args.also_conv_impl.split(",") if n]
+    orun = {n: jax_setup(case, args.steps, conv_impl=n) for n in others}
     shapes = conv_shapes(case)
-    jr, tr, tconv, tconv1, jconv, loads = [], {}, [], [], [], []
+    jr, tr, tconv, tconv1, jconv, loads, ors = [], {}, [], [], [], [], {n: [] for n in others}
     for _ in range(args.rounds):
         loads.append(os.getloadavg()[0])
         jr.append(jrun())
+        for n, f in orun.items():
+            ors[n].append(f())
         for name, step in torch_steps.items():
             for n in threads:
                 torch.set_num_threads(n)
@@ -376,7 +396,9 @@ def main(argv=None):
     t_def, t_best = t_by[default], max(t_by.values())
     tc, jc, fl = statistics.median(tconv), statistics.median(jconv), conv_flops(shapes)
     result = {
-        "jax_steps_per_call": args.steps,
+        "jax_steps_per_call": args.steps, "conv_impl": default_conv_impl(),
+        "ghostjax_steps_per_s_other_conv_impls": {n: round(statistics.median(v), 3) for n, v in ors.items()},
+        "ghostjax_rounds_other_conv_impls": {n: [round(x, 3) for x in v] for n, v in ors.items()},
         "ghostjax_steps_per_s": round(j, 3), "torch_steps_per_s": {k: round(v, 3) for k, v in t_by.items()},
         "torch_default_steps_per_s": round(t_def, 3), "ratio": round(j / t_def, 3),
         "ratio_median_of_rounds": round(statistics.median(a / b for a, b in zip(jr, tr[default])), 3),
@@ -396,6 +418,8 @@ def main(argv=None):
     }
     cmd = "python benchmarks/bench_unet.py" + (" --quick" if args.quick else
                                                f" --rounds {args.rounds} --steps {args.steps} --batch {args.batch}")
+    if others:
+        cmd += f" --also-conv-impl {args.also_conv_impl}"
     out = {
         "benchmark": "UNet training steps per second, ghostjax vs PyTorch (CPU, float32)",
         "command": cmd, "target_ratio": 1.0,

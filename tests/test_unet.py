@@ -1,5 +1,6 @@
 """The UNet score network (nets/unet.py): its convolution and group norm against NumPy, the hand-written
-backward pass against JAX's autodiff, both layouts, shapes, σ-dependence, float64, argument checks, training."""
+backward passes (CanonicalConv, BatchConv) against JAX's autodiff of lax.conv_general_dilated, both layouts,
+the conv_impl option, shapes, σ-dependence, float64, argument checks, training."""
 
 import equinox as eqx
 import jax
@@ -10,7 +11,7 @@ import pytest
 from ghostjax.data import EmpiricalData
 from ghostjax.losses import Loss
 from ghostjax.nets import UNet, make_net
-from ghostjax.nets.unet import Conv, GroupNorm
+from ghostjax.nets.unet import CONV_IMPLS, BatchConv, CanonicalConv, Conv, ConvImpl, GroupNorm, LaxConv
 from ghostjax.training import Optim, fit
 
 N = 8  # image side
@@ -31,10 +32,13 @@ def _np_conv(x, w, b, stride):
     return out
 
 
-@pytest.mark.parametrize("k,stride", [(3, 1), (3, 2), (1, 1)])
-def test_conv_matches_numpy_and_jax_autodiff(k, stride):
-    x = jax.random.normal(jax.random.PRNGKey(0), (2, 6, 6, 3))
-    conv = Conv(3, 5, k, key=jax.random.PRNGKey(1), stride=stride)
+@pytest.mark.parametrize("impl", ["batch", "canonical"])
+@pytest.mark.parametrize("k,stride,size", [(3, 1, 6), (3, 2, 6), (3, 2, 7), (1, 1, 6), (1, 2, 7)])
+def test_conv_matches_numpy_and_jax_autodiff(impl, k, stride, size):
+    """Values and gradients (input and weight, under vmap + grad as in training, float32, tolerance
+    rtol = atol = 1e-5) of the hand-written backward passes against JAX's autodiff of lax convs."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, size, size, 3))
+    conv = Conv(3, 5, k, key=jax.random.PRNGKey(1), stride=stride, impl=impl)
     ref = np.stack([_np_conv(np.asarray(xi, np.float64), np.asarray(conv.weight, np.float64),
                              np.asarray(conv.bias, np.float64), stride) for xi in x])
     lax_conv = Conv(3, 5, k, key=jax.random.PRNGKey(1), stride=stride, impl="lax")  # same weights
@@ -57,11 +61,57 @@ def test_conv_matches_numpy_and_jax_autodiff(k, stride):
     np.testing.assert_allclose(gxc, gxl, rtol=1e-5, atol=1e-5)
     # the weight gradient in closed form: sum over examples and positions of patch ⊗ dy
     p = (k - 1) // 2
-    xp = np.pad(np.asarray(x, np.float64), ((0, 0), (p, p), (p, p), (0, 0)))
+    xp = np.pad(np.asarray(x, np.float64), ((0, 0), (p, p + 1), (p, p + 1), (0, 0)))
     ho = dy.shape[1]
     gw = sum(np.einsum("bhwc,bhwo->co", xp[:, i:i + stride * ho:stride, j:j + stride * ho:stride], dy)[None, None]
              * np.eye(k)[i][:, None, None, None] * np.eye(k)[j][None, :, None, None] for i in range(k) for j in range(k))
     np.testing.assert_allclose(gc.weight, gw, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_impl_option_and_batch_conv_outside_training():
+    assert all(isinstance(CONV_IMPLS[n](), ConvImpl) for n in ("lax", "canonical", "batch"))
+    key = jax.random.PRNGKey(1)
+    convs = [Conv(3, 4, 3, key=key, impl=i) for i in ("batch", BatchConv, BatchConv(), "canonical", CanonicalConv, LaxConv)]
+    assert [type(c.impl) for c in convs] == [BatchConv] * 3 + [CanonicalConv] * 2 + [LaxConv]
+    assert convs[0].impl == convs[1].impl and hash(convs[0].impl) == hash(convs[2].impl)  # static, jit-cacheable
+    with pytest.raises(ValueError, match="conv_impl"):
+        Conv(3, 4, 3, key=key, impl="eigen")
+    with pytest.raises(ValueError, match="conv_impl"):
+        UNet(N * N, key=key, conv_impl="eigen", **TINY)
+    # BatchConv on one unbatched example, and vmapped over per-example weights (one conv each)
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 6, 6, 3))
+    ws = jax.random.normal(jax.random.PRNGKey(2), (3, 3, 3, 3, 4))
+    ref = jax.vmap(lambda xi, wi: LaxConv()(xi, wi, 2))(x, ws)
+    np.testing.assert_allclose(BatchConv()(x[0], ws[0], 2), ref[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jax.vmap(lambda xi, wi: BatchConv()(xi, wi, 2))(x, ws), ref, rtol=1e-5, atol=1e-5)
+    # nested vmaps (the outer one batches the whole-batch convolution) give the same gradient
+    xx = jnp.stack([x, 2.0 * x])
+
+    def nested(impl, w):
+        return jnp.sum(jax.vmap(jax.vmap(lambda xi: impl(xi, w, 1)))(xx) ** 2)
+
+    np.testing.assert_allclose(jax.grad(lambda w: nested(BatchConv(), w))(ws[0]),
+                               jax.grad(lambda w: nested(LaxConv(), w))(ws[0]), rtol=1e-5, atol=1e-4)
+    # its documented limit: reverse mode only with the vmap inside (training's grad(loss(vmap(net))));
+    # grad of one unbatched example raises (CanonicalConv and LaxConv take it)
+    with pytest.raises(ValueError, match="Linearization"):
+        jax.grad(lambda w: BatchConv()(x[0], w, 1).sum())(ws[0])
+    g = jax.grad(lambda w: LaxConv()(x[0], w, 1).sum())(ws[0])
+    np.testing.assert_allclose(jax.grad(lambda w: CanonicalConv()(x[0], w, 1).sum())(ws[0]), g, rtol=1e-5, atol=1e-5)
+
+
+def test_unet_weights_do_not_depend_on_conv_impl():
+    """Same key, any conv_impl: identical parameters (checkpoints load into any), outputs equal up to rounding."""
+    x = jax.random.normal(jax.random.PRNGKey(1), (2, N * N))
+    sig = jnp.asarray([0.3, 2.0])
+    nets = [make_net("unet", dim=N * N, key=jax.random.PRNGKey(0), precond="eps", conv_impl=i, **TINY)
+            for i in ("batch", "canonical", LaxConv)]
+    leaves = [jax.tree.leaves(eqx.filter(n, eqx.is_array)) for n in nets]
+    for other in leaves[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(leaves[0], other))
+    outs = [_batched(n, x, sig) for n in nets]
+    for o in outs[1:]:
+        np.testing.assert_allclose(o, outs[0], rtol=1e-5, atol=1e-5)
 
 
 def test_group_norm_matches_numpy():

@@ -20,18 +20,23 @@ Default preconditioning: ε-prediction (`EpsPrecond`), so the body is DDPM's ε-
 The call is per example; under `jax.vmap` the per-example convolutions (a batch dimension of 1)
 become one convolution over the batch. Activations are kept channels-last (`layout="nhwc"`, the
 fastest on XLA:CPU, benchmarks/README.md "bench_unet.py"); `layout="nchw"` computes the same with
-channels first. Conv weights are stored HWIO [kh, kw, in, out] in both layouts.
+channels first. Conv weights are stored HWIO [kh, kw, in, out] in both layouts, whatever the
+convolution implementation (`conv_impl`: a `ConvImpl` subclass, instance or name in `CONV_IMPLS`;
+default `BatchConv`, the fastest measured for training, benchmarks/bench_conv.py), so parameters
+and checkpoints do not depend on it.
 """
 
 from __future__ import annotations
 
+import abc
 import functools
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .base import AbstractScoreNet, check_dim
@@ -55,9 +60,12 @@ _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
 def _conv(x, w, stride: int, pad: tuple[int, int], lhs_dilation: int = 1):
-    """lax convolution of one NHWC example [H, W, C] with an HWIO kernel: XLA:CPU's canonical form."""
-    return jax.lax.conv_general_dilated(x[None], w, (stride, stride), (pad, pad), (lhs_dilation,) * 2,
-                                        dimension_numbers=_NHWC)[0]
+    """lax convolution of one NHWC example [H, W, C] or a batch [B, H, W, C] with an HWIO kernel:
+    XLA:CPU's canonical form."""
+    one = x.ndim == 3
+    y = jax.lax.conv_general_dilated(x[None] if one else x, w, (stride, stride), (pad, pad), (lhs_dilation,) * 2,
+                                     dimension_numbers=_NHWC)
+    return y[0] if one else y
 
 
 def _patches(x, k: int, stride: int):
@@ -72,10 +80,22 @@ def _patches(x, k: int, stride: int):
     return jnp.concatenate(cols, axis=-1).reshape(ho * wo, k * k * c)
 
 
+def _canonical_bwd(stride: int, x, w, dy):
+    """The input gradient of a zero-padded NHWC/HWIO convolution (x [B, H, W, C] or one example
+    [H, W, C]) as a direct convolution in XLA:CPU's canonical form: the flipped, in/out-swapped
+    kernel over dy dilated by the stride."""
+    k, h, ho = w.shape[0], x.shape[-3], dy.shape[-3]
+    p = (k - 1) // 2
+    lo = k - 1 - p
+    hi = h - (ho - 1) * stride - 1 - lo + k - 1
+    w_t = jnp.transpose(w[::-1, ::-1], (0, 1, 3, 2))
+    return _conv(dy, w_t, 1, (lo, hi), lhs_dilation=stride)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_nhwc(x: Float[Array, "H W cin"], w: Float[Array, "k k cin cout"], stride: int) -> Float[Array, "Ho Wo cout"]:
     """Zero-padded ((k−1)/2) convolution of one NHWC example, with a hand-written backward pass in
-    XLA:CPU's canonical convolution form (see `Conv`). Reverse-mode only (no jvp/jacfwd)."""
+    XLA:CPU's canonical convolution form (see `CanonicalConv`). Reverse-mode only (no jvp/jacfwd)."""
     p = (w.shape[0] - 1) // 2
     return _conv(x, w, stride, (p, p))
 
@@ -86,21 +106,130 @@ def _conv_nhwc_fwd(x, w, stride):
 
 def _conv_nhwc_bwd(stride, res, dy):
     x, w = res
-    k, h, ho = w.shape[0], x.shape[0], dy.shape[0]
-    p = (k - 1) // 2
-    # input gradient: the transposed convolution as a direct one (flipped kernel, in/out swapped,
-    # dy dilated by the stride), NHWC/HWIO like the forward
-    lo = k - 1 - p
-    hi = h - (ho - 1) * stride - 1 - lo + k - 1
-    w_t = jnp.transpose(w[::-1, ::-1], (0, 1, 3, 2))
-    dx = _conv(dy, w_t, 1, (lo, hi), lhs_dilation=stride)
-    # weight gradient: a matrix product patchesᵀ dy; under vmap a batched product whose sum over
-    # the batch XLA turns into one GEMM contracting batch × positions
-    dw = (_patches(x, k, stride).T @ dy.reshape(-1, dy.shape[-1])).reshape(w.shape)
-    return dx, dw
+    # weight gradient: a matrix product patchesᵀ dy; under vmap a batched product (one per example)
+    # summed over the batch
+    dw = (_patches(x, w.shape[0], stride).T @ dy.reshape(-1, dy.shape[-1])).reshape(w.shape)
+    return _canonical_bwd(stride, x, w, dy), dw
 
 
 conv_nhwc.defvjp(_conv_nhwc_fwd, _conv_nhwc_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv_nhwc_batch(x: Float[Array, "B H W cin"], w: Float[Array, "k k cin cout"],
+                    stride: int) -> Float[Array, "B Ho Wo cout"]:
+    """Zero-padded ((k−1)/2) convolution of a batch x [B, H, W, C] (NHWC, kernel HWIO) whose three
+    convolutions (forward, input gradient, weight gradient) are all in XLA:CPU's canonical NHWC/HWIO
+    form: the weight gradient is the convolution of the padded input, read as C images of B channels
+    [C, H+2p, W+2p, B], with dy as an [Ho, Wo, B, cout] kernel (dilated by the stride), which
+    contracts batch and positions in one Eigen convolution (k = 1: one GEMM xᵀ·dy; see `BatchConv`).
+    Reverse-mode only."""
+    p = (w.shape[0] - 1) // 2
+    return _conv(x, w, stride, (p, p))
+
+
+def _conv_nhwc_batch_fwd(x, w, stride):
+    return conv_nhwc_batch(x, w, stride), (x, w)
+
+
+def _conv_nhwc_batch_bwd(stride, res, dy):
+    x, w = res
+    k, h, ho = w.shape[0], x.shape[1], dy.shape[1]
+    if k == 1:  # a plain GEMM over batch × positions (1.3–2× faster than the convolution form here)
+        xs = x[:, :stride * (ho - 1) + 1:stride, :stride * (ho - 1) + 1:stride]
+        dw = xs.reshape(-1, x.shape[-1]).T @ dy.reshape(-1, dy.shape[-1])
+        return _canonical_bwd(stride, x, w, dy), dw.reshape(w.shape)
+    p = (k - 1) // 2
+    hi = stride * (ho - 1) + k - h - p  # pad (or crop) so that exactly k windows fit
+    xp = jax.lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (p, hi, 0), (p, hi, 0), (0, 0, 0)])
+    dw = jax.lax.conv_general_dilated(jnp.transpose(xp, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)), (1, 1),
+                                      ((0, 0), (0, 0)), rhs_dilation=(stride, stride), dimension_numbers=_NHWC)
+    return _canonical_bwd(stride, x, w, dy), jnp.transpose(dw, (1, 2, 0, 3))
+
+
+conv_nhwc_batch.defvjp(_conv_nhwc_batch_fwd, _conv_nhwc_batch_bwd)
+
+
+@functools.cache
+def _batch_conv(stride: int):
+    """Per-example `conv_nhwc_batch` whose vmap runs it once on the whole batch (jax.custom_batching)."""
+
+    @custom_vmap
+    def conv(x, w):
+        return conv_nhwc_batch(x[None], w, stride)[0]
+
+    @conv.def_vmap
+    def _rule(axis_size, in_batched, x, w):
+        if not in_batched[1]:  # the network's case: shared weights, batched activations
+            return conv_nhwc_batch(x, w, stride), True
+        in_axes = (0 if in_batched[0] else None, 0)  # per-example weights: one convolution per example
+        return jax.vmap(lambda xi, wi: conv_nhwc_batch(xi[None], wi, stride)[0], in_axes=in_axes)(x, w), True
+
+    return conv
+
+
+class ConvImpl(eqx.Module):
+    """How `Conv` computes the zero-padded ((k−1)/2) convolution of one NHWC example x [H, W, cin]
+    with an HWIO kernel w [k, k, cin, cout] (stride 1 or 2): `impl(x, w, stride)` → [Ho, Wo, cout].
+    A subclass is a (hashable, field-less) strategy; `CONV_IMPLS` names them for configs."""
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def __call__(self, x: Float[Array, "H W cin"], w: Float[Array, "k k cin cout"],
+                 stride: int) -> Float[Array, "Ho Wo cout"]:
+        raise NotImplementedError
+
+
+class LaxConv(ConvImpl):
+    """lax.conv_general_dilated differentiated by JAX: every transformation (jvp, jacfwd, vmap of
+    grad) works, but inside a lax.scan (the training loop) XLA:CPU ran JAX's transposed
+    convolutions as naive loops, ~10× slower (benchmarks/README.md, "bench_unet.py")."""
+
+    name: ClassVar[str] = "lax"
+
+    def __call__(self, x, w, stride):
+        p = (w.shape[0] - 1) // 2
+        return _conv(x, w, stride, (p, p))
+
+
+class CanonicalConv(ConvImpl):
+    """`conv_nhwc`: the forward and input-gradient convolutions in XLA:CPU's canonical NHWC/HWIO form,
+    the weight gradient as a per-example patchesᵀ·dy product summed over the batch. Reverse-mode only."""
+
+    name: ClassVar[str] = "canonical"
+
+    def __call__(self, x, w, stride):
+        return conv_nhwc(x, w, stride)
+
+
+class BatchConv(ConvImpl):
+    """`conv_nhwc_batch` applied to the whole batch when the network is vmapped (jax.custom_batching):
+    all three convolutions canonical, the weight gradient one convolution contracting batch and
+    positions. The weight gradient is where CanonicalConv spent most of its time (2–5× its forward
+    convolution at the UNet's shapes, benchmarks/bench_conv.py). Reverse-mode only, and only with the
+    vmap inside the differentiation (`grad(loss of vmap(net))`, as training does); `grad` of one
+    unbatched example or `vmap(grad(...))` raise (use CanonicalConv or LaxConv there). Under nested
+    vmaps the outer ones batch the whole-batch convolution as JAX does (correct, not faster)."""
+
+    name: ClassVar[str] = "batch"
+
+    def __call__(self, x, w, stride):
+        return _batch_conv(stride)(x, w)
+
+
+CONV_IMPLS: dict[str, type[ConvImpl]] = {c.name: c for c in (BatchConv, CanonicalConv, LaxConv)}
+
+
+def as_conv_impl(spec: str | type[ConvImpl] | ConvImpl) -> ConvImpl:
+    """A ConvImpl from a registered name (`CONV_IMPLS`), a ConvImpl subclass, or an instance."""
+    if isinstance(spec, ConvImpl):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, ConvImpl):
+        return spec()
+    if isinstance(spec, str) and spec in CONV_IMPLS:
+        return CONV_IMPLS[spec]()
+    raise ValueError(f"conv_impl: expected one of {', '.join(CONV_IMPLS)} or a ConvImpl subclass, got {spec!r}")
 
 
 class Conv(eqx.Module):
@@ -108,34 +237,31 @@ class Conv(eqx.Module):
     (k−1)/2 on each side, so stride 1 keeps the size and stride 2 halves an even size.
     Initialised as PyTorch's Conv2d: U(±1/√fan_in) for weight and bias (scaled by `scale`).
 
-    impl "canonical" (nhwc only): `conv_nhwc`, whose backward convolutions are written in the
-    NHWC/HWIO form XLA:CPU runs with its fast (Eigen) kernels. JAX's own transposes of a convolution
-    use swapped dimension labels, which XLA:CPU rewrites into that form only in the top-level
-    computation: inside the training step's lax.scan they fell back to a naive loop, ~10× slower
-    (benchmarks/README.md, "bench_unet.py"). Reverse-mode differentiation only. impl "lax":
-    lax.conv_general_dilated differentiated by JAX (any transformation, jvp included)."""
+    `impl` (a `ConvImpl`, its class or its name; nhwc only, nchw always uses lax convolutions):
+    how the convolution and its gradients are computed. JAX's own transposes of a convolution use
+    swapped dimension labels, which XLA:CPU rewrites into the NHWC/HWIO form its fast (Eigen) kernels
+    run only in the top-level computation: inside the training step's lax.scan they fell back to a
+    naive loop, ~10× slower (benchmarks/README.md, "bench_unet.py"). `CanonicalConv` and `BatchConv`
+    write the backward pass in that form themselves."""
 
     weight: Float[Array, "k k cin cout"]
     bias: Float[Array, " cout"]
     stride: int = eqx.field(static=True)
     layout: str = eqx.field(static=True)
-    impl: str = eqx.field(static=True)
+    impl: ConvImpl = eqx.field(static=True)
 
     def __init__(self, cin: int, cout: int, kernel: int, *, key: PRNGKeyArray, stride: int = 1,
-                 layout: Layout = "nhwc", scale: float = 1.0, impl: str = "canonical"):
+                 layout: Layout = "nhwc", scale: float = 1.0, impl: str | type[ConvImpl] | ConvImpl = "batch"):
         kw, kb = jax.random.split(key)
         bound = scale / math.sqrt(cin * kernel * kernel)
         self.weight = jax.random.uniform(kw, (kernel, kernel, cin, cout), minval=-bound, maxval=bound)
         self.bias = jax.random.uniform(kb, (cout,), minval=-bound, maxval=bound)
-        self.stride, self.layout, self.impl = stride, layout, impl
+        self.stride, self.layout, self.impl = stride, layout, as_conv_impl(impl)
 
     def __call__(self, x: Image) -> Image:
         w, b = self.weight.astype(x.dtype), self.bias.astype(x.dtype)
         if self.layout == "nhwc":
-            if self.impl == "canonical":
-                return conv_nhwc(x, w, self.stride) + b[None, None, :]
-            p = (w.shape[0] - 1) // 2
-            return _conv(x, w, self.stride, (p, p)) + b[None, None, :]
+            return self.impl(x, w, self.stride) + b[None, None, :]
         p = (w.shape[0] - 1) // 2
         y = jax.lax.conv_general_dilated(x[None], w, (self.stride,) * 2, ((p, p), (p, p)),
                                          dimension_numbers=("NCHW", "HWIO", "NCHW"))[0]
@@ -189,7 +315,7 @@ class ResBlock(eqx.Module):
     skip: Conv | None
 
     def __init__(self, cin: int, cout: int, temb_dim: int, groups: int, *, key: PRNGKeyArray, layout: Layout,
-                 impl: str = "canonical"):
+                 impl: str | type[ConvImpl] | ConvImpl = "batch"):
         k1, k2, k3, k4 = jax.random.split(key, 4)
         self.norm1 = GroupNorm(groups, cin, layout)
         self.conv1 = Conv(cin, cout, 3, key=k1, layout=layout, impl=impl)
@@ -257,7 +383,7 @@ class UNet(AbstractScoreNet):
                  embed_dim: int = 128, embedding: type[AbstractEmbedding] = SinusoidalEmbedding,
                  precond: type[AbstractPrecond] = EpsPrecond, sigma_data: float = 1.0,
                  downsample: Literal["conv", "avgpool"] = "conv", layout: Layout = "nhwc",
-                 conv_impl: Literal["canonical", "lax"] = "canonical"):
+                 conv_impl: str | type[ConvImpl] | ConvImpl = "batch"):
         dim = check_dim(dim)
         image_size = math.isqrt(dim) if image_size is None else int(image_size)
         if dim != image_size * image_size:
@@ -274,8 +400,7 @@ class UNet(AbstractScoreNet):
             raise ValueError(f"downsample: expected 'conv' or 'avgpool', got {downsample!r}")
         if layout not in ("nhwc", "nchw"):
             raise ValueError(f"layout: expected 'nhwc' or 'nchw', got {layout!r}")
-        if conv_impl not in ("canonical", "lax"):
-            raise ValueError(f"conv_impl: expected 'canonical' or 'lax', got {conv_impl!r}")
+        conv_impl = as_conv_impl(conv_impl)
         self.embedding, self.precond = embedding(embed_dim), precond.for_data(sigma_data)
         self.image_size, self.layout = int(image_size), layout
         keys = iter(jax.random.split(key, 64 + 8 * levels * (blocks_per_level + 1)))
