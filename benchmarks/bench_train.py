@@ -47,6 +47,9 @@ from ghostjax.nets import make_net
 from ghostjax.runio import atomic_write_json, atomic_write_text
 from ghostjax.training import Optim, init_state, make_optimizer, train_chunk
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import settle, torch_rate  # noqa: E402
+
 TARGET_FLOOR_RATIO = 1.25
 
 CASES = {
@@ -254,17 +257,6 @@ def jax_gemm_seconds(case, reps: int = 20) -> float:
     return statistics.median(times)
 
 
-def torch_rate(step, steps: int):
-    for _ in range(3):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
-    rate = steps / (time.perf_counter() - t0)
-    assert math.isfinite(loss.item())
-    return rate
-
-
 def cpu_info() -> dict:
     """CPU model and vector extensions (bench_sampler.cpu_vector_extensions: best = AVX-512 / AVX2 / ...)."""
     sys.path.insert(0, str(Path(__file__).parent))
@@ -320,12 +312,16 @@ def main(argv=None):
         jrun = jax_setup(case, args.steps)
         jr, tr, gemm, jgemm = [], {n: [] for n in thread_settings}, [], []
         for _ in range(args.rounds):
+            settle()
             jr.append(jrun())
+            settle()
             jgemm.append(jax_gemm_seconds(case))
             for n in thread_settings:
                 torch.set_num_threads(n)
-                tr[n].append(torch_rate(step, args.steps))
+                settle()
+                tr[n].append(torch_rate(step, args.steps, warmup=3))
             torch.set_num_threads(args.threads)
+            settle()
             gemm.append(torch_gemm_seconds(case))
             loads.append(round(os.getloadavg()[0], 2))
         j = statistics.median(jr)

@@ -30,6 +30,7 @@ import math
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +43,9 @@ from ghostjax.losses import DDPMSigmas, Loss
 from ghostjax.nets import make_net
 from ghostjax.runio import atomic_write_json, atomic_write_text
 from ghostjax.training import Optim, init_state, make_optimizer, train_chunk
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import median_time, settle, torch_rate  # noqa: E402
 
 CASE = dict(image_size=32, base_channels=32, channel_mult=(1, 2), blocks_per_level=1, groups=8, embed_dim=128,
             batch=64, n_data=512)
@@ -209,16 +213,6 @@ def torch_setup(case, channels_last: bool = False):
     return step
 
 
-def torch_rate(step, steps: int) -> float:
-    step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
-    rate = steps / (time.perf_counter() - t0)
-    assert math.isfinite(loss.item())
-    return rate
-
-
 # ------------------------------------------------------------------------------------ conv ceiling
 def conv_shapes(case) -> list[tuple]:
     """(B, cin, H, W, cout, k, stride, needs_dx) of every conv in one step's network, recorded from
@@ -249,16 +243,6 @@ def conv_flops(shapes) -> float:
     return total
 
 
-def _median_time(fn, reps: int) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def torch_conv_seconds(shapes, reps: int) -> float:
     """One step's convs alone in PyTorch: forward, and aten.convolution_backward (the call autograd
     makes) for the weight gradient and, where needed, the input gradient. NCHW."""
@@ -277,7 +261,7 @@ def torch_conv_seconds(shapes, reps: int) -> float:
             torch.ops.aten.convolution_backward(dy, x, wt, None, [s, s], [(k - 1) // 2] * 2, [1, 1], False,
                                                 [0, 0], 1, [dx, True, False])
 
-    return _median_time(once, reps)
+    return median_time(once, reps)
 
 
 def default_conv_impl() -> str:
@@ -313,7 +297,7 @@ def jax_conv_seconds(shapes, reps: int, impl: str | None = None) -> float:
         return out
 
     fn = jax.jit(convs, compiler_options=train_chunk.options())
-    return _median_time(lambda: jax.block_until_ready(fn(args)), reps)
+    return median_time(lambda: jax.block_until_ready(fn(args)), reps)
 
 
 # ------------------------------------------------------------------------------------ report
@@ -378,17 +362,23 @@ def main(argv=None):
     jr, tr, tconv, tconv1, jconv, loads, ors = [], {}, [], [], [], [], {n: [] for n in others}
     for _ in range(args.rounds):
         loads.append(os.getloadavg()[0])
+        settle()
         jr.append(jrun())
         for n, f in orun.items():
+            settle()
             ors[n].append(f())
         for name, step in torch_steps.items():
             for n in threads:
                 torch.set_num_threads(n)
+                settle()
                 tr.setdefault(f"{name}, {n} thread{'s' if n > 1 else ''}", []).append(torch_rate(step, args.steps))
         torch.set_num_threads(1)
+        settle()
         tconv1.append(torch_conv_seconds(shapes, reps=3 if args.quick else 10))
         torch.set_num_threads(args.threads)
+        settle()
         tconv.append(torch_conv_seconds(shapes, reps=3 if args.quick else 10))
+        settle()
         jconv.append(jax_conv_seconds(shapes, reps=3 if args.quick else 10))
     default = f"nchw, {args.threads} thread{'s' if args.threads > 1 else ''}"
     j = statistics.median(jr)

@@ -1,0 +1,43 @@
+"""Timing pieces shared by the benchmark scripts (run as `python benchmarks/<script>.py`, so this
+directory is on sys.path)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from typing import Callable
+
+SETTLE_S = 0.3
+
+
+def settle() -> None:
+    """A pause before each measurement: the worker threads of the framework measured just before
+    (PyTorch's OpenMP team, XLA's Eigen pool) spin-wait for a while after their last task and took
+    CPU from the next measurement (bench_train: JointMLP's step read 1.13-1.47x its floor right after
+    PyTorch's GEMMs, 0.95-1.11x with OMP_WAIT_POLICY=PASSIVE, which slows PyTorch instead)."""
+    time.sleep(SETTLE_S)
+
+
+def torch_rate(step: Callable, steps: int, warmup: int = 1) -> float:
+    """Steps per second of `steps` calls of a PyTorch training step (after `warmup` calls); the last
+    loss must be finite."""
+    for _ in range(warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = step()
+    rate = steps / (time.perf_counter() - t0)
+    assert math.isfinite(loss.item())
+    return rate
+
+
+def median_time(fn: Callable, reps: int) -> float:
+    """Median wall time of `reps` calls of fn (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
