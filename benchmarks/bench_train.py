@@ -48,7 +48,7 @@ from ghostjax.runio import atomic_write_json, atomic_write_text
 from ghostjax.training import Optim, init_state, make_optimizer, train_chunk
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import settle, torch_rate  # noqa: E402
+from _common import median_time, settle, torch_rate  # noqa: E402
 
 TARGET_FLOOR_RATIO = 1.25
 
@@ -220,13 +220,7 @@ def torch_gemm_seconds(case, reps: int = 20) -> float:
             if dx:
                 torch.mm(dy, w)
 
-    once()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        once()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_time(once, reps)
 
 
 def jax_gemm_seconds(case, reps: int = 20) -> float:
@@ -248,13 +242,7 @@ def jax_gemm_seconds(case, reps: int = 20) -> float:
         return out
 
     fn = jax.jit(products, compiler_options=training.train_chunk.options())
-    jax.block_until_ready(fn(mats))
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(mats))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_time(lambda: jax.block_until_ready(fn(mats)), reps)
 
 
 def cpu_info() -> dict:
