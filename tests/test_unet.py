@@ -130,6 +130,44 @@ def test_group_norm_matches_numpy():
         GroupNorm(4, 6)
 
 
+
+def _gn_reference(gn, x):
+    """GroupNorm as first written (joint mean over positions and group channels, plain broadcasts)."""
+    h, w, c = x.shape
+    xg = x.reshape(h * w, gn.groups, c // gn.groups)
+    centred = xg - jnp.mean(xg, axis=(0, 2), keepdims=True)
+    var = jnp.mean(centred * centred, axis=(0, 2), keepdims=True)
+    return (centred * jax.lax.rsqrt(var + gn.eps)).reshape(x.shape) * gn.weight[None, None] + gn.bias[None, None]
+
+
+def test_group_norm_and_conv_bias_gradients_match_plain_broadcasts():
+    """GroupNorm (statistics summed over positions first, weight/bias through `_spread`) and Conv's bias
+    add (`_spread`): values and gradients under grad(vmap) as in training, float32, equal to the plain
+    formulation up to rounding."""
+    kx, kw, kb, kd = jax.random.split(jax.random.PRNGKey(3), 4)
+    x = 2 * jax.random.normal(kx, (3, 5, 4, 8)) + 0.5
+    dy = jax.random.normal(kd, x.shape)
+    gn = eqx.tree_at(lambda g: (g.weight, g.bias), GroupNorm(4, 8),
+                     (1 + jax.random.normal(kw, (8,)), jax.random.normal(kb, (8,))))
+    conv = Conv(8, 8, 3, key=kw, impl="canonical")
+
+    def loss(mod, x, fn):
+        return jnp.sum(jax.vmap(lambda xi: fn(mod, xi))(x) * dy)
+
+    gn_new = lambda m, xi: m(xi)  # noqa: E731
+    conv_ref = lambda m, xi: CanonicalConv()(xi, m.weight, 1) + m.bias[None, None]  # noqa: E731
+    for mod, new, ref in ((gn, gn_new, _gn_reference), (conv, gn_new, conv_ref)):
+        np.testing.assert_allclose(jax.vmap(lambda xi: new(mod, xi))(x), jax.vmap(lambda xi: ref(mod, xi))(x),
+                                   rtol=1e-5, atol=1e-5)
+        g_new = jax.jit(jax.grad(loss, argnums=(0, 1)), static_argnums=2)(mod, x, new)
+        g_ref = jax.jit(jax.grad(loss, argnums=(0, 1)), static_argnums=2)(mod, x, ref)
+        for a, b in zip(jax.tree.leaves(g_new), jax.tree.leaves(g_ref)):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    # and against a float64 NumPy GroupNorm (its forward value)
+    xn = np.asarray(x[0], np.float64).reshape(20, 4, 2)
+    ref64 = ((xn - xn.mean((0, 2), keepdims=True)) / np.sqrt(xn.var((0, 2), keepdims=True) + 1e-5)).reshape(5, 4, 8)
+    np.testing.assert_allclose(gn(x[0]), ref64 * np.asarray(gn.weight) + np.asarray(gn.bias), rtol=1e-5, atol=1e-5)
+
 _batched = eqx.filter_jit(lambda net, x, s: jax.vmap(net)(x, s))
 
 
