@@ -372,6 +372,9 @@ def main(argv=None):
                 torch.set_num_threads(n)
                 settle()
                 tr.setdefault(f"{name}, {n} thread{'s' if n > 1 else ''}", []).append(torch_rate(step, args.steps))
+    # the convolution ceilings after every step round: running them between rounds slowed the later
+    # ghostjax rounds (1.30 -> 1.14 steps/s, CanonicalConv 0.95 -> 0.63; state left behind, not load)
+    for _ in range(args.rounds):
         torch.set_num_threads(1)
         settle()
         tconv1.append(torch_conv_seconds(shapes, reps=3 if args.quick else 10))
