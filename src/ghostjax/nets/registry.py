@@ -9,6 +9,8 @@ import inspect
 import equinox as eqx
 from jaxtyping import PRNGKeyArray
 
+from .._xla import options_for_backend
+
 from .aithal import AithalMLP, FourierAithal
 from .base import AbstractScoreNet
 from .embedding import EMBEDDINGS
@@ -54,5 +56,7 @@ def make_net(kind: str, dim: int, *, key: PRNGKeyArray, **hyper) -> AbstractScor
 @functools.lru_cache(maxsize=128)
 def _builder(cls: type[AbstractScoreNet], dim: int, hyper: tuple):
     """A jitted constructor per (class, dim, hyperparameters): initialising weights is one compiled
-    call instead of one small compilation per eager random op (seeds then reuse it)."""
-    return eqx.filter_jit(lambda key: cls(dim, key=key, **dict(hyper)))
+    call instead of one small compilation per eager random op (seeds then reuse it). A class with
+    `INIT_CPU_OPTIONS` compiles it with those XLA options on the CPU (the UNet: see there)."""
+    opts = options_for_backend(getattr(cls, "INIT_CPU_OPTIONS", {})) or None
+    return eqx.filter_jit(lambda key: cls(dim, key=key, **dict(hyper)), compiler_options=opts)

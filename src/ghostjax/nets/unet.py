@@ -380,6 +380,12 @@ class UNet(AbstractScoreNet):
     sinusoidal embedding's size; downsample "conv" (3×3 stride 2) or "avgpool"; layout and conv_impl:
     see `Conv`. Initialisation as PyTorch's defaults (Conv2d, Linear, GroupNorm)."""
 
+    # Its initialiser draws ~100 weight tensors; XLA:CPU took ~9 s to optimise that one-off program
+    # (threefry for every tensor), 2.7 s at optimisation level 0. The weights then differ from an
+    # optimised build by float rounding (uniform's scaling), not in distribution; checkpoints load
+    # either way.
+    INIT_CPU_OPTIONS: ClassVar[dict] = {"xla_backend_optimization_level": 0}
+
     time_mlp: tuple[eqx.nn.Linear, eqx.nn.Linear]
     conv_in: Conv
     down: tuple[ResBlock | Downsample, ...]
