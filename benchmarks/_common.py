@@ -8,6 +8,9 @@ import statistics
 import time
 from typing import Callable
 
+import jax
+import numpy as np
+
 SETTLE_S = 0.3
 
 
@@ -41,3 +44,20 @@ def median_time(fn: Callable, reps: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def chunk_rate(chunk: Callable, state, steps: int, *args) -> Callable[[], float]:
+    """A callable that runs one jitted call `chunk(state, *args) -> (state, logs)` of `steps` training
+    steps (training.train_chunk's signature after the state), carries the state on and returns
+    steps/s (the logged losses must be finite). Compiled and warmed up here."""
+    box = {"state": state}
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        box["state"], logs = chunk(box["state"], *args)
+        jax.block_until_ready((box["state"], logs))
+        assert np.all(np.isfinite(np.asarray(logs["loss"])))
+        return steps / (time.perf_counter() - t0)
+
+    run()
+    return run

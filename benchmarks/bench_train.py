@@ -48,7 +48,7 @@ from ghostjax.runio import atomic_write_json, atomic_write_text
 from ghostjax.training import Optim, init_state, make_optimizer, train_chunk
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import median_time, settle, torch_rate  # noqa: E402
+from _common import chunk_rate, median_time, settle, torch_rate  # noqa: E402
 
 TARGET_FLOOR_RATIO = 1.25
 
@@ -74,17 +74,7 @@ def jax_setup(case, steps: int):
     spec = Loss(sigma_data=sd)
     opt = make_optimizer(Optim(lr=1e-3, warmup=100, total_steps=100000))
     amp = jnp.float32(1.0)
-    box = {"state": init_state(net, opt, 0)}
-
-    def run():
-        t0 = time.perf_counter()
-        box["state"], logs = train_chunk(box["state"], gm, spec, opt, case["batch"], steps, 0.999, amp)
-        jax.block_until_ready((box["state"], logs))
-        assert np.all(np.isfinite(np.asarray(logs["loss"])))
-        return steps / (time.perf_counter() - t0)
-
-    run()  # compile and warm up
-    return run
+    return chunk_rate(train_chunk, init_state(net, opt, 0), steps, gm, spec, opt, case["batch"], steps, 0.999, amp)
 
 
 # ------------------------------------------------------------------------------------ PyTorch

@@ -31,7 +31,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -45,7 +44,7 @@ from ghostjax.runio import atomic_write_json, atomic_write_text
 from ghostjax.training import Optim, init_state, make_optimizer, train_chunk
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import median_time, settle, torch_rate  # noqa: E402
+from _common import chunk_rate, median_time, settle, torch_rate  # noqa: E402
 
 CASE = dict(image_size=32, base_channels=32, channel_mult=(1, 2), blocks_per_level=1, groups=8, embed_dim=128,
             batch=64, n_data=512)
@@ -89,17 +88,8 @@ def jax_setup(case, steps: int, chunk=train_chunk, **extra):
     spec = Loss(sigma_dist="ddpm", weighting="sigma2", sigma_data=1.0, band_lo=1.0, band_hi=2.0)
     opt = make_optimizer(Optim(lr=2e-4, warmup=100, total_steps=100000))
     amp = jnp.float32(1.0)
-    box = {"state": init_state(jax_net(case, **extra), opt, 0)}
-
-    def run():
-        t0 = time.perf_counter()
-        box["state"], logs = chunk(box["state"], gm, spec, opt, case["batch"], steps, 0.999, amp)
-        jax.block_until_ready((box["state"], logs))
-        assert np.all(np.isfinite(np.asarray(logs["loss"])))
-        return steps / (time.perf_counter() - t0)
-
-    run()  # compile and warm up
-    return run
+    return chunk_rate(chunk, init_state(jax_net(case, **extra), opt, 0), steps, gm, spec, opt, case["batch"], steps,
+                      0.999, amp)
 
 
 # ------------------------------------------------------------------------------------ PyTorch

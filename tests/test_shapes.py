@@ -195,7 +195,7 @@ def test_sample_keeps_the_window_study_scores():
 
 @pytest.mark.parametrize("override, key", [("model.foo=1", "model.foo"), ("data.size=48", "data.size"),
                                            ("model.kind=transformer", "model.kind"), ("eval.window=200", "eval.window"),
-                                           ("eval.window_max=5", "eval.window_max")])
+                                           ("eval.window_max=5", "eval.window_max"), ("eval.tail=100", "eval.tail")])
 def test_bad_config_exits_2_with_one_line(tmp_path, capsys, override, key):
     out = tmp_path / "run"
     assert _main(["--config", "configs/shapes.toml", "--out", str(out), override]) == 2
