@@ -10,7 +10,7 @@ import pytest
 
 from ghostjax import analyze
 from ghostjax.config import ConfigError
-from ghostjax.experiments import NAMES
+from ghostjax.studies import NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 

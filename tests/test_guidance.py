@@ -18,7 +18,7 @@ import ghostjax as gj
 from ghostjax import analyze
 from ghostjax import guidance as G
 from ghostjax.config import ConfigError
-from ghostjax.experiments.guidance_meanfield import affine_step, mean_field
+from ghostjax.studies.guidance.meanfield import affine_step, mean_field
 from ghostjax.metrics import guidance as MG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,7 +206,7 @@ def test_class_accuracy_and_posterior_on_exact_class_samples():
 
 
 def test_guided_run_speciation_is_earlier_with_guidance():
-    from ghostjax.experiments.guidance_common import Sampler, guided_run
+    from ghostjax.studies.guidance.common import Sampler, guided_run
 
     gm = G.class_mixture(16, jax.random.key(6), n_classes=4, mean_std=1.0, std=1.0)
     smp = Sampler(n=256, steps=48)

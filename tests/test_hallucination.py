@@ -16,11 +16,11 @@ import ghostjax as gj
 from ghostjax import train as train_cli
 from ghostjax.config import ConfigError, cli_guard
 from ghostjax.data import EmpiricalData, empirical, equal_count_sample
-from ghostjax.experiments.hallucination import Config
-from ghostjax.experiments.hallucination.config import Data
-from ghostjax.experiments.hallucination.data import grid_scale, mixture
-from ghostjax.experiments.hallucination.evaluate import ddpm_sigmas, draw
-from ghostjax.experiments.hallucination.fitting import training_loss
+from ghostjax.studies.hallucination.toy import Config
+from ghostjax.studies.hallucination.toy.config import Data
+from ghostjax.studies.hallucination.toy.data import grid_scale, mixture
+from ghostjax.studies.hallucination.toy.evaluate import ddpm_sigmas, draw
+from ghostjax.studies.hallucination.toy.fitting import training_loss
 from ghostjax.losses import DDPMSigmas, Loss, dsm_loss
 from ghostjax.metrics import hallucination as hm
 from ghostjax.metrics.census import classify, thresholds
@@ -298,8 +298,8 @@ def test_t_proj_reaches_the_network_from_model_and_variant():
     Linear(E, E)); unset variant values fall back to [model]."""
     import equinox as eqx
 
-    from ghostjax.experiments.hallucination.config import Model
-    from ghostjax.experiments.hallucination.nets import build_net
+    from ghostjax.studies.hallucination.toy.config import Model
+    from ghostjax.studies.hallucination.toy.nets import build_net
 
     def n_params(net):
         return sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(net, eqx.is_inexact_array)))

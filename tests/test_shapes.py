@@ -10,10 +10,10 @@ from scipy import ndimage
 
 from ghostjax import train
 from ghostjax.config import cli_guard
-from ghostjax.experiments.shapes import FULL, HALF, classify, generate
-from ghostjax.experiments.shapes.classify import CATEGORIES, composition
-from ghostjax.experiments.shapes.data import SHAPES, draw_pil, templates
-from ghostjax.experiments.shapes.run import rate
+from ghostjax.studies.hallucination.shapes import FULL, HALF, classify, generate
+from ghostjax.studies.hallucination.shapes.classify import CATEGORIES, composition
+from ghostjax.studies.hallucination.shapes.data import SHAPES, draw_pil, templates
+from ghostjax.studies.hallucination.shapes.run import rate
 
 SIZES = (64, 32)
 
@@ -181,7 +181,7 @@ def test_sample_keeps_the_window_study_scores():
     (var, window, 0) score is the detector's score, over all n images (batches concatenated, cut)."""
     import jax
 
-    from ghostjax.experiments.shapes.run import build_net, sample
+    from ghostjax.studies.hallucination.shapes.run import build_net, sample
 
     _, cfg = train.load("configs/shapes.toml", [a for a in TINY if "=" in a] + ["eval.window_max=6"])
     xs, scores, study = sample(cfg, build_net(cfg, jax.random.PRNGKey(0)))

@@ -91,7 +91,7 @@ def test_bad_grid_key_one_line_exit_2_nothing_written(tmp_path, capsys, text, ba
 
 
 def test_guidance_sweep_matches_the_studies_sampler_and_resumes(tmp_path):
-    from ghostjax.experiments.guidance_common import Sampler, guided_run
+    from ghostjax.studies.guidance.common import Sampler, guided_run
     from ghostjax.guidance import Constant, cfg as cfg_score, class_mixture
 
     out = tmp_path / "g"
@@ -116,8 +116,8 @@ def test_guidance_sweep_matches_the_studies_sampler_and_resumes(tmp_path):
 
 
 def test_hallucination_sweep_runs_resumes_and_keeps_the_floor(tmp_path):
-    from ghostjax.experiments.hallucination.config import Data
-    from ghostjax.experiments.hallucination.data import mixture
+    from ghostjax.studies.hallucination.toy.config import Data
+    from ghostjax.studies.hallucination.toy.data import mixture
 
     out = tmp_path / "h"
     assert run(tmp_path, HALLUCINATION, out) == 0

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, apply_overrides, cli_guard, entry_parser, load_config, read_toml, to_dict
-from .experiments import NAMES, no_progress, study_module
+from .studies import NAMES, no_progress, study_module
 from .runio import RunDir, run_meta, same_keys
 
 

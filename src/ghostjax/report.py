@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .config import ArgumentParser, ConfigError, cli_guard
-from .experiments import NAMES
+from .studies import NAMES
 from .report_claims import CLAIMS, NOTES
 
 

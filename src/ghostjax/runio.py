@@ -177,3 +177,48 @@ def run_meta(command: str, **extra: Any) -> dict:
 
     return {"command": command, "jax": jax.__version__, "python": platform.python_version(),
             "device": str(jax.devices()[0].platform), **extra}
+
+
+class Workspace:
+    """What a study that trains may keep in its run directory while it runs, so that an interrupted
+    run resumes: training checkpoints and finished cells. The entry point hands one to
+    `study.run(cfg, resume=...)`; a study never writes anything else (its Results are written by the
+    entry point). `resume`: read back what an earlier run of the same config left; `stop_after`:
+    stop every training at this step with a checkpoint, as an interruption would (tests); `meta`:
+    recorded in every checkpoint.
+
+    Layout: checkpoints/ (a study with one network), cells/<cell>/{checkpoints/, result.json,
+    curves.csv} (a study with many)."""
+
+    def __init__(self, path: str | Path, *, resume: bool = False, stop_after: int | None = None,
+                 meta: dict | None = None):
+        self.path, self.resume, self.stop_after = Path(path), bool(resume), stop_after
+        self.meta = dict(meta or {})
+
+    def _cell(self, cell: str) -> Path:
+        return self.path / "cells" / cell if cell else self.path
+
+    def checkpoints(self, cell: str = "") -> Path:
+        """The folder of training.fit's checkpoints for `cell` ('' : the run's one network)."""
+        return self._cell(cell) / "checkpoints"
+
+    def resume_training(self, cell: str = "") -> bool:
+        """Whether training of `cell` continues from a checkpoint (resume, and one was written)."""
+        return self.resume and (self.checkpoints(cell) / "latest.json").is_file()
+
+    def finished(self, cell: str) -> dict | None:
+        """The result of `cell` written by an earlier run (with resume), else None. A result file
+        that is not valid JSON is a ConfigError naming it."""
+        p = self._cell(cell) / "result.json"
+        if not (self.resume and p.is_file()):
+            return None
+        try:
+            return json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"--resume: {p} is corrupt ({e}); delete it to recompute that cell") from None
+
+    def finish(self, cell: str, result: dict, curves: list[dict] | None = None) -> None:
+        """Record a finished cell (result.json, and its training curves as curves.csv)."""
+        if curves is not None:
+            atomic_write_csv(self._cell(cell) / "curves.csv", curves)
+        atomic_write_json(self._cell(cell) / "result.json", result)

@@ -30,8 +30,8 @@ from .runio import RunDir, run_meta, same_config
 
 DEFAULT_CONFIG = "configs/quickstart.toml"
 RESUMABLE = ("learned", "shapes")  # studies whose run() takes resume= and stop_after= (checkpointed training)
-STUDIES = {"learned": "ghostjax.experiments.learned", "hallucination": "ghostjax.experiments.hallucination",
-           "shapes": "ghostjax.experiments.shapes", "guidance_learned": "ghostjax.experiments.guidance_learned"}
+STUDIES = {"learned": "ghostjax.studies.ghosts.learned", "hallucination": "ghostjax.studies.hallucination.toy",
+           "shapes": "ghostjax.studies.hallucination.shapes", "guidance_learned": "ghostjax.studies.guidance.learned"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     study, cfg, path, run = prepare(args)
     if study != "learned":
         return run_study(study, cfg, path, run, args)
-    from .experiments import learned
+    from .studies.ghosts import learned
     from .training import TrainingDiverged
 
     out = run.create().path

@@ -36,7 +36,7 @@ from pydantic import Field, model_validator
 
 from .. import integrate
 from ..config import Section
-from ..experiments.guidance_common import Classes, Sampler
+from ..studies.guidance.common import Classes, Sampler
 from ..guidance import Constant, LinearInTime, NegativeWindow, autoguidance, cfg as cfg_score, class_mixture, power_law
 from ..integrate import prior, sample
 from ..metrics.guidance import ClassPosterior, distortion_summary, speciation_sigma

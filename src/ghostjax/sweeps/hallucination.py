@@ -37,13 +37,13 @@ from pydantic import Field
 
 from ..checkpoints import read_meta
 from ..config import Section
-from ..experiments.hallucination import config as H
-from ..experiments.hallucination.data import label, mixture, training_set
-from ..experiments.hallucination.evaluate import draw, measure
-from ..experiments.hallucination.fitting import net_key, train
-from ..experiments.hallucination.nets import build_net
-from ..experiments.hallucination.questions import score_error_between
-from ..experiments.hallucination.run import row as summary_row
+from ..studies.hallucination.toy import config as H
+from ..studies.hallucination.toy.data import label, mixture, training_set
+from ..studies.hallucination.toy.evaluate import draw, measure
+from ..studies.hallucination.toy.fitting import net_key, train
+from ..studies.hallucination.toy.nets import build_net
+from ..studies.hallucination.toy.questions import score_error_between
+from ..studies.hallucination.toy.run import row as summary_row
 from ..losses import Loss
 from ..metrics import hallucination as hm
 from ..training import Optim

@@ -21,8 +21,8 @@ import pydantic
 
 from ..checkpoints import read_meta
 from ..config import Section
-from ..experiments import learned as L
-from ..experiments.learned.config import check_band
+from ..studies.ghosts import learned as L
+from ..studies.ghosts.learned.config import check_band
 from ..metrics.census import product_ghost_mass
 from ..nets import NETS
 from ..training import ema_model

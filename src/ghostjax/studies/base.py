@@ -1,0 +1,89 @@
+"""The one study interface.
+
+A study is a module (or package) that exposes
+  Config          a pydantic `Section` whose `study` field is a `Literal` of the study's name;
+  run(cfg, *, progress=no_progress, resume=None) -> Results
+                  computes everything and writes nothing: the entry point that called it writes the
+                  Results into the run directory. A study that trains keeps its checkpoints and
+                  finished cells through `resume`, a `runio.Workspace` (None: train in memory);
+  claims(runs) -> list[Claim]   (optional) its rows of docs/REPRODUCTION.md, computed from the
+                  metrics.json of its recorded runs ({run name: metrics});
+and is listed once in `studies.registry.STUDIES`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+def no_progress(it, **kw):
+    """The `progress` of a silent run: the iterable itself."""
+    return it
+
+
+@dataclasses.dataclass
+class Results:
+    """What a study returns; the entry point writes it, each file atomically.
+
+    metrics: JSON-able nested dict (metrics.json, beside the run's meta);
+    curves: {name: list of row dicts} -> <name>.csv;
+    figures: {name: matplotlib Figure} -> figures/<name>.png;
+    files: {relative path: str | bytes} -> other outputs (a Markdown table, an .npz of samples);
+    summary: text the entry point prints when the run ends (a table of the headline numbers);
+    stopped_at: the training step a run stopped at on purpose (`--stop-after`): nothing but the
+      checkpoints is written and the run continues with --resume.
+    """
+
+    metrics: dict
+    curves: dict = dataclasses.field(default_factory=dict)
+    figures: dict = dataclasses.field(default_factory=dict)
+    files: dict = dataclasses.field(default_factory=dict)
+    summary: str = ""
+    stopped_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One row of docs/REPRODUCTION.md: a seed's claim, the definition used, what the recorded run
+    measured, the verdict (reproduced / not reproduced / not comparable / not testable here, or
+    'depends on the definition') and an optional note."""
+
+    text: str
+    seed: str
+    definition: str
+    measured: str
+    verdict: str
+    note: str | None = None
+    run: str = ""  # the recorded run it reads (docs/runs/<run>), set by the report
+
+    def with_run(self, run: str) -> "Claim":
+        return dataclasses.replace(self, run=run)
+
+
+def finite_metrics(obj: Any, path: str = "") -> str | None:
+    """The dotted key of the first non-finite number in a nested metrics dict (None if all finite)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            bad = finite_metrics(v, f"{path}{k}.")
+            if bad:
+                return bad
+        return None
+    if isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            bad = finite_metrics(v, f"{path}{i}.")
+            if bad:
+                return bad
+        return None
+    if hasattr(obj, "shape"):
+        a = np.asarray(obj)
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            return path.rstrip(".")
+        return None
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return path.rstrip(".")
+    return None

@@ -1,0 +1,140 @@
+"""Shared by the guidance studies (not a study itself): the [sampler] and [classes] config tables,
+one guided sampling run with its distortion metrics, and small figure helpers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+from pydantic import Field, model_validator
+
+from ...config import Section
+from ...guidance import class_mixture, n_classes_for
+from ...integrate import prior, sample
+from ...metrics.guidance import ClassPosterior, distortion_summary, speciation_sigma
+from ...mixtures import GaussianMixture
+from ...observers import Mean
+from ...processes import edm_grid
+from ...solvers import solver_from_name
+from .._common import require
+
+
+class Sampler(Section):
+    """Reverse sampler of every guided run: `steps` steps of `solver` on the EDM grid (ρ = 7)
+    from sigma_max to sigma_min, then 0; `n` particles per run, started from N(0, σ_max² I)."""
+
+    n: int = Field(1024, ge=16)
+    steps: int = Field(256, ge=2)
+    sigma_max: float = Field(40.0, gt=0)
+    sigma_min: float = Field(0.002, gt=0)
+    solver: Literal["euler_maruyama", "ode_heun"] = "euler_maruyama"
+
+    @model_validator(mode="after")
+    def _rules(self):
+        require(self.sigma_min < self.sigma_max, "sigma_min: must be below sigma_max")
+        return self
+
+    def grid(self) -> np.ndarray:
+        return np.asarray(edm_grid(self.sigma_max, self.sigma_min, self.steps), np.float64)
+
+
+class Classes(Section):
+    """The class mixture: M Gaussian classes N(μ_k, std² I), μ_k ~ N(0, mean_std² I), equal weights;
+    M ≤ max_classes (runs that would need more are refused when the config is read)."""
+
+    mean_std: float = Field(0.25, gt=0)
+    std: float = Field(1.0, gt=0)
+    max_classes: int = Field(5000, ge=2)
+
+    def count(self, dim: int, beta: float | None = None, fixed: int | None = None) -> int:
+        """M = fixed, or max(2, round(e^{β dim}))."""
+        return fixed if fixed is not None else max(2, n_classes_for(dim, beta))
+
+    def mixture(self, dim: int, key, n_classes: int) -> GaussianMixture:
+        return class_mixture(dim, key, n_classes=n_classes, mean_std=self.mean_std, std=self.std)
+
+
+def guided_samples(score, gm: GaussianMixture, smp: Sampler, key, observers: dict | None = None):
+    """The reverse sampler of [sampler] with `score`: smp.n particles from N(0, σ_max² I) (key split
+    into prior and sampler noise), down smp.grid(); returns integrate.sample's result."""
+    k0, k1 = jax.random.split(key)
+    grid = jnp.asarray(smp.grid(), gm.means.dtype)
+    x0 = prior(k0, smp.n, gm.dim, smp.sigma_max, dtype=gm.means.dtype)
+    return sample(score, x0, grid, k1, solver=solver_from_name(smp.solver), observers=observers or {})
+
+
+def guided_run(score, gm: GaussianMixture, label: int, smp: Sampler, key, observe: bool = False) -> dict:
+    """Sample `smp.n` particles with `score`, return distortion_summary(x, gm, label) plus, when
+    `observe`, 'sigma_speciation' (metrics.guidance.speciation_sigma) and the mean class-posterior
+    curve ('posterior', with its 'sigmas')."""
+    obs = {"posterior": Mean(ClassPosterior(gm, label))} if observe else {}
+    out = guided_samples(score, gm, smp, key, obs)
+    res = distortion_summary(out.x, gm, label)
+    if observe:
+        post = np.asarray(out.observations["posterior"], np.float64)
+        res["sigma_speciation"] = speciation_sigma(out.sigmas, post, prior=float(gm.weights[label]))
+        res["posterior"], res["sigmas"] = post, np.asarray(out.sigmas, np.float64)
+    if not np.all(np.isfinite(np.asarray(out.x))):
+        raise FloatingPointError("guided_run: non-finite samples (guidance too strong for the grid?)")
+    return res
+
+
+def guided_runs(build, gm: GaussianMixture, targets: int, smp: Sampler, key, observe: bool = False) -> dict:
+    """`guided_run` towards classes 0 … targets−1 with smp.n // targets particles each (the label is
+    traced: one compilation); every metric averaged over the targets, with '<metric>_spread' =
+    (max − min)/2 across them; `build(label)` returns the guided score towards `label`."""
+    each = smp.model_copy(update={"n": max(16, smp.n // targets)})
+    runs = [guided_run(build(c), gm, c, each, jax.random.fold_in(key, c), observe) for c in range(targets)]
+    out = {}
+    for k in runs[0]:
+        vals = [r[k] for r in runs]
+        if k == "sigmas":
+            out[k] = vals[0]
+        elif k == "sigma_speciation":
+            out[k] = None if any(v is None for v in vals) else float(np.mean(vals))
+        elif k == "posterior":
+            out[k] = np.mean(vals, axis=0)
+        else:
+            out[k] = float(np.mean(vals))
+            out[k + "_spread"] = float(np.max(vals) - np.min(vals)) / 2
+    return out
+
+
+def interpolate_at(target: float, xs, ys) -> float | None:
+    """The value of ys where xs (monotone in the grid order, up to noise) reaches `target`, by linear
+    interpolation between the first bracketing pair; None when no pair brackets it."""
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    for i in range(len(xs) - 1):
+        a, b = xs[i], xs[i + 1]
+        if (a - target) * (b - target) <= 0 and a != b:
+            t = (target - a) / (b - a)
+            return float(ys[i] + t * (ys[i + 1] - ys[i]))
+    return None
+
+
+def heatmap(ax, xs, ys, z, *, xlabel: str, ylabel: str, title: str, fmt: str = "{:.2f}", cmap: str = "viridis"):
+    """Annotated heat map of z [len(ys), len(xs)] on axes `ax` (categorical axes)."""
+    z = np.asarray(z, np.float64)
+    im = ax.imshow(z, origin="lower", aspect="auto", cmap=cmap)
+    ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs], fontsize=7)
+    ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys], fontsize=7)
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            if np.isfinite(z[i, j]):
+                ax.text(j, i, fmt.format(z[i, j]), ha="center", va="center", fontsize=6, color="w")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    plt.colorbar(im, ax=ax, shrink=0.8)
+    return im
+
+
+def finite(v) -> float | None:
+    """A float, or None for None / NaN / inf (for JSON)."""
+    if v is None:
+        return None
+    v = float(v)
+    return v if np.isfinite(v) else None

@@ -1,0 +1,57 @@
+"""Training one network of the study: training.fit on a fixed training set (or the mixture itself),
+with the study's loss (DDPM σ_t, unweighted ε-MSE, or regression on the exact score; optionally only
+the σ_t the sampler visits) and optimiser (Adam 1e-3, constant, no clipping, no EMA by default)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jax
+
+from ....losses import Loss
+from ....nets import AbstractScoreNet
+from ....processes import linear_betas
+from ....training import ema_model, fit
+from .config import Config
+from .evaluate import ddpm_sigmas
+
+
+def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | None = None,
+          target: str | None = None, progress: bool = True, desc: str = "train",
+          ckpt_dir: str | Path | None = None, resume: bool = False, meta: dict | None = None
+          ) -> tuple[AbstractScoreNet, dict]:
+    """Train `net` on `data` (an EmpiricalData, or a GaussianMixture for fresh draws / exact-score
+    regression). Returns (the trained model, its EMA when optim.ema_decay > 0, and a small log).
+    ckpt_dir / resume: training.fit's checkpoints (every train.checkpoint_every steps and at the end)
+    and continuing from them (sweep cells use both)."""
+    steps = steps or cfg.train.steps
+    loss = training_loss(cfg)
+    loss = loss if target is None else loss.model_copy(update={"target": target})
+    t0 = time.perf_counter()
+    state, hist = fit(net, data, loss, cfg.optim, seed=seed, steps=steps, batch=cfg.train.batch,
+                      steps_per_call=min(cfg.train.steps_per_call, steps), progress=progress, desc=desc,
+                      ckpt_dir=ckpt_dir, resume=resume, checkpoint_every=cfg.train.checkpoint_every, meta=meta)
+    model = ema_model(state) if cfg.optim.ema_decay > 0 else state.model
+    log = {"steps": steps, "batch": cfg.train.batch, "target": loss.target, "train_s": round(time.perf_counter() - t0, 2),
+           "final_loss": hist[-1]["loss"], "loss_curve": [[h["step"], h["loss"]] for h in hist]}
+    return model, log
+
+
+def training_loss(cfg: Config) -> Loss:
+    """[loss], with train.sigma_range = "sampler" restricted to the DDPM levels the sampler visits:
+    t = 1 … t_max with σ_t ≤ eval.sigma_cap. The first t_max β of a linear schedule are themselves a
+    linear schedule, so this is Loss(ddpm_T = t_max, ddpm_beta_end = β_{t_max}): the same σ_t, each
+    drawn 1000/t_max times as often (the paper draws t uniformly in 1 … 1000, and for t > t_max,
+    ᾱ_t < 1/σ_cap², the target is ε̂ = x)."""
+    loss = cfg.loss
+    if cfg.train.sigma_range == "all":
+        return loss
+    t_max = int(ddpm_sigmas(loss, cfg.eval.sigma_cap).shape[0])
+    betas = linear_betas(loss.ddpm_T, loss.ddpm_beta_start, loss.ddpm_beta_end)
+    return loss.model_copy(update={"ddpm_T": t_max, "ddpm_beta_end": float(betas[t_max - 1])})
+
+
+def net_key(seed: int, salt: int = 7) -> jax.Array:
+    """The initialisation key of a network trained with `seed`."""
+    return jax.random.fold_in(jax.random.PRNGKey(seed), salt)

@@ -1,0 +1,93 @@
+"""Recursive training (Aithal et al. §6): generation 0 trains on the real training set; generation
+g + 1 trains from scratch on n samples of generation g, chosen by a rule from n + m draws:
+
+  none      the first n draws (no selection; distributed as `random`, so the two are replicates)
+  random    n of the n + m draws at random
+  variance  the n draws with the lowest trajectory variance (the detector), as their filter does
+m = round(n · eval.extra_fraction) (their code: n + 2500 at n = 100k). Generation 0's network and
+draws are shared by the rules. Measured per generation and rule, on all n + m draws of that
+generation's network: the out-of-support fraction (between / beyond), the mode weights (mode_mass:
+the share of samples nearest each mode, in std units; mode_occupancy: the share that is census-real
+at it), the modes still alive (mass ≥ 20 % of 1/K; modes_real: real share ≥ 20 % of 1/K), and the
+out-of-support fraction of the selected set that trains the next generation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from ....data import EmpiricalData
+from ....metrics import hallucination as hm
+from . import report
+from .config import Config
+from .data import label, mixture, training_set
+from .evaluate import draw, measure
+from .fitting import net_key, train
+from .nets import build_net
+
+ALIVE = 0.2  # a mode is alive while it holds at least this share of 1/K of the samples
+
+
+def select(rule: str, x: np.ndarray, score: np.ndarray, n: int, key: jax.Array) -> np.ndarray:
+    """Indices of the n rows of x kept by `rule`."""
+    if rule == "variance":
+        return hm.select_lowest(score, n)
+    if rule == "random":
+        return np.sort(np.asarray(jax.random.choice(key, x.shape[0], (n,), replace=False)))
+    return np.arange(n)
+
+
+def run_recursive(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
+    E, R = cfg.eval, cfg.recursive
+    d = cfg.data[0]
+    gm, name = mixture(d), label(d)
+    real = training_set(d, gm)
+    n = R.n_keep or d.n_train
+    m = int(round(n * E.extra_fraction))
+    k_modes = gm.n_components
+    blocks = cfg.model.blocks[0]
+    seed = cfg.train.seed
+    rows, cells = [], []
+
+    def generation(data, g: int, salt: int, desc: str):
+        net = build_net(cfg.model, gm.dim, net_key(seed, 100 + g), blocks=blocks)
+        model, tlog = train(cfg, net, data, seed=seed + g, progress=progress, desc=desc)
+        key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(E.seed), g), salt)
+        x, traj = draw(model, gm.dim, n + m, key, cfg.loss, E)
+        meas = measure(x, traj, gm, E, windows=False)
+        score = np.asarray(hm.window_statistic(traj[-E.window:], E.stat))
+        return np.asarray(x), score, meas, tlog
+
+    gen0 = generation(real, 0, 0, "gen 0")
+    for r_i, rule in enumerate(R.rules):
+        data = real
+        for g in range(R.generations):
+            x, score, meas, tlog = gen0 if g == 0 else generation(data, g, r_i + 1, f"{rule} gen {g}")
+            keep = select(rule, x, score, n, jax.random.fold_in(jax.random.PRNGKey(E.seed + 1), 100 * r_i + g))
+            kept_split = hm.support_split(x[keep], gm, E.tail)
+            occ = np.asarray(meas["mode_occupancy"])
+            mass = hm.mode_mass(x, gm)
+            s = meas["split"]
+            rows.append({"rule": rule, "generation": g, "n_drawn": n + m, "n_kept": n,
+                         "out_fraction": s["out_fraction"], "out_fraction_se": s["out_fraction_se"],
+                         "between_fraction": s["between_fraction"], "beyond_fraction": s["beyond_fraction"],
+                         "kept_out_fraction": kept_split["out_fraction"],
+                         "auc": (meas["detector"] or {}).get("auc"),
+                         "modes_alive": int(np.sum(mass >= ALIVE / k_modes)),
+                         "modes_real": int(np.sum(occ >= ALIVE / k_modes)),
+                         "min_mode_weight": float(mass.min()), "max_mode_weight": float(mass.max()),
+                         "mode_weight_cv": float(mass.std() / max(mass.mean(), 1e-12)),
+                         "mode_mass": mass.tolist(),
+                         "train_s": tlog["train_s"], "final_loss": tlog["final_loss"],
+                         "mode_occupancy": occ.tolist()})
+            cells.append({"rule": rule, "generation": g, **meas, "train": tlog})
+            log(f"{rule} gen {g}: out {s['out_fraction']:.4f} (kept {kept_split['out_fraction']:.4f}), "
+                f"modes alive {rows[-1]['modes_alive']}/{k_modes} (real at {rows[-1]['modes_real']})")
+            data = EmpiricalData(x[keep], float(gm.mode_std()))
+    flat = [{k: v for k, v in r.items() if k not in ("mode_occupancy", "mode_mass")} for r in rows]
+    report.save(report.recursive_figure(rows, k_modes), out_dir, f"recursive_{name}")
+    report.save(report.occupancy_figure(rows, k_modes), out_dir, f"mode_weights_{name}")
+    return {"data": name, "n_keep": n, "n_extra": m, "generations": rows, "cells": cells, "summary": flat}
