@@ -10,7 +10,7 @@ import pytest
 
 from ghostjax import analyze
 from ghostjax.config import ConfigError
-from ghostjax.studies import NAMES
+from ghostjax.analyze import NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("name", NAMES)
 def test_every_study_has_a_valid_config(name):
     mod, cfg = analyze.resolve(str(ROOT / "configs" / f"{name}.toml"), [])
-    assert cfg.study == name and mod.__name__.endswith(name)
+    assert cfg.study == name and mod.Config is type(cfg)
 
 
 def test_bad_inputs_raise_config_error_naming_the_key(tmp_path):

@@ -22,7 +22,7 @@ D, M = 3, 4
 
 
 def _data(p):
-    gm = GaussianMixture.random_classes(D, M, jax.random.PRNGKey(3), mean_std=2.0, std=0.7)
+    gm = GaussianMixture.random_classes(D, M, key=jax.random.PRNGKey(3), mean_std=2.0, std=0.7)
     return LabelledMixture(gm, p)
 
 
@@ -38,7 +38,7 @@ def test_objective_equals_an_independent_conditional_dsm(p):
     data, net, n = _data(p), _net(), 16
     spec = Loss().resolve(data)
     key = jax.random.PRNGKey(11)
-    loss, aux = eqx.filter_jit(conditional_dsm_loss)(net, data, key, spec, n)
+    loss, aux = eqx.filter_jit(conditional_dsm_loss)(net, data, key=key, spec=spec, batch=n)
     one = eqx.filter_jit(net)
     k_data, k_sig, k_eps, k_drop = jax.random.split(key, 4)
     x0, labels = data.gm.sample(k_data, n, return_labels=True)
@@ -124,6 +124,7 @@ def _main(argv):
     return cli_guard(lambda: train_cli.main(argv))()
 
 
+@pytest.mark.slow  # tests/test_configs.py runs this study's configs through the entry point in CI
 def test_tiny_study_writes_its_files(tmp_path):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY)

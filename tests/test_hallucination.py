@@ -67,7 +67,7 @@ def test_hull_faces_flat_and_point():
 
 def test_exact_samples_are_real_with_probability_one_minus_tail():
     gm = gj.GaussianMixture.line([1.0, 2.0, 4.0, 5.0], 0.05)
-    x = equal_count_sample(gm, jax.random.PRNGKey(0), 200_000)
+    x = equal_count_sample(gm, key=jax.random.PRNGKey(0), n=200_000)
     s = hm.support_split(x, gm)
     # In 1-D the census's box and χ² tests coincide (c = t²): an exact sample is off with probability
     # P(|z| > t) = tail/2 exactly, within the promised ≤ tail.
@@ -110,7 +110,7 @@ def test_draw_window_is_predicted_x0_at_t_k_to_1():
     def score(x, sigma):
         return (sigma - x) / (sigma * sigma)
 
-    x, traj = draw(score, 1, 4, jax.random.PRNGKey(0), loss, cfg)
+    x, traj = draw(score, 1, 4, key=jax.random.PRNGKey(0), loss=loss, E=cfg)
     sig = np.asarray(ddpm_sigmas(loss, 1e4))
     np.testing.assert_allclose(np.asarray(traj)[:, 0, 0], sig[-8:], rtol=1e-4)
     np.testing.assert_allclose(np.asarray(x)[:, 0], sig[-1], rtol=1e-4)   # no noise on the last step
@@ -171,10 +171,10 @@ def test_data_constructors_match_their_definitions():
 
 def test_equal_counts_and_empirical_data_feed_fit():
     gm = gj.GaussianMixture.line([1.0, 2.0, 3.0], 0.05)
-    x = np.asarray(equal_count_sample(gm, jax.random.PRNGKey(1), 301))
+    x = np.asarray(equal_count_sample(gm, key=jax.random.PRNGKey(1), n=301))
     lab = np.argmin(np.abs(x - np.asarray(gm.means)[:, 0]), axis=1)
     assert np.bincount(lab).tolist() == [101, 100, 100]
-    data = empirical(gm, jax.random.PRNGKey(1), 300)
+    data = empirical(gm, key=jax.random.PRNGKey(1), n=300)
     rows = np.asarray(data.sample(jax.random.PRNGKey(2), 50))
     assert all(np.any(np.all(np.asarray(data.x) == r, axis=1)) for r in rows)
     assert float(data.mode_std()) == pytest.approx(0.05) and float(data.data_std()) == pytest.approx(0.8165, rel=0.02)
@@ -203,7 +203,7 @@ def test_beta_end_0p2_grid_stays_finite():
     gm = gj.GaussianMixture.grid(5, 2.0, 0.05, grid_scale(0.05))
     for target in ("dsm", "exact"):
         loss = Loss(sigma_dist="ddpm", weighting="sigma2", ddpm_beta_start=0.001, ddpm_beta_end=0.2, target=target)
-        val, _ = dsm_loss(net, gm, jax.random.PRNGKey(0), loss.resolve(gm), 64)
+        val, _ = dsm_loss(net, gm, key=jax.random.PRNGKey(0), spec=loss.resolve(gm), batch=64)
         assert math.isfinite(float(val))
 
 
@@ -233,6 +233,7 @@ def _main(argv):
     return cli_guard(lambda: train_cli.main(argv))()
 
 
+@pytest.mark.slow  # tests/test_configs.py runs this study's configs through the entry point in CI
 def test_train_entry_point_runs_the_study(tmp_path):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY)
@@ -246,6 +247,27 @@ def test_train_entry_point_runs_the_study(tmp_path):
     assert r["n"] == 96 and r["in_fraction"] + r["between_fraction"] + r["beyond_fraction"] == pytest.approx(1.0)
     assert (out / "summary.csv").is_file() and (out / "figures" / "samples_line_1_2_4.png").is_file()
     assert "study" in (out / "config.toml").read_text()
+
+
+def test_run_writes_nothing_and_returns_finite_results(tmp_path, monkeypatch):
+    """The study interface: run(cfg) computes in memory and writes no file (the entry point writes
+    its Results); the summary rows are both a metrics key and the `summary` curve."""
+    import tomllib
+
+    from ghostjax.config import build
+    from ghostjax.studies import Results, finite_metrics
+    from ghostjax.studies.hallucination.toy import run
+
+    cfg = build(Config, tomllib.loads(TINY))
+    monkeypatch.chdir(tmp_path)
+    res = run(cfg)
+    assert list(tmp_path.iterdir()) == []
+    assert isinstance(res, Results) and res.stopped_at is None and finite_metrics(res.metrics) is None
+    assert res.metrics["task"] == "basic" and res.curves["summary"] == res.metrics["summary"]
+    assert res.metrics["summary"][0]["n"] == 96
+    ws = res.metrics["cells"][0]["window_study"]  # empty when every sample is in support (no detector)
+    assert res.curves.get("window_study", []) == [{"name": "line_1_2_4_aithal_shared_s0", **w} for w in ws]
+    assert set(res.figures) >= {"samples_line_1_2_4"} and "line_1_2_4_aithal_shared_s0: out" in res.summary
 
 
 @pytest.mark.parametrize("override, key", [
@@ -306,10 +328,10 @@ def test_t_proj_reaches_the_network_from_model_and_variant():
 
     key = jax.random.PRNGKey(0)
     m = Model(width=16, depth=2, embed_dim=8)
-    base, proj = build_net(m, 1, key), build_net(m.model_copy(update={"t_proj": True}), 1, key)
+    base, proj = build_net(m, 1, key=key), build_net(m.model_copy(update={"t_proj": True}), 1, key=key)
     assert n_params(proj) - n_params(base) == 8 * 8 + 8
-    assert n_params(build_net(m, 1, key, t_proj=True)) == n_params(proj)
-    assert n_params(build_net(m.model_copy(update={"t_proj": True}), 1, key, t_proj=False)) == n_params(base)
+    assert n_params(build_net(m, 1, key=key, t_proj=True)) == n_params(proj)
+    assert n_params(build_net(m.model_copy(update={"t_proj": True}), 1, key=key, t_proj=False)) == n_params(base)
 
 
 def test_window_study_scores_batchwise_and_known_windows():

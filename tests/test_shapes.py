@@ -1,6 +1,7 @@
 """The Simple Shapes study: the generator against its rules and PIL, the hallucination classifier on
 data and on constructed violations, the rate interval, and the study through `python -m ghostjax.train`."""
 
+import io
 import json
 import math
 
@@ -156,6 +157,7 @@ TINY = ["--no-progress", "data.n_train=64", "model.kind=aithal", "model.width=16
         "eval.steps=6", "eval.window=3", "eval.grid=8"]
 
 
+@pytest.mark.slow  # tests/test_configs.py runs this study's configs through the entry point in CI
 def test_train_entry_point_runs_the_study(tmp_path, capsys):
     out = tmp_path / "run"
     assert _main(["--config", "configs/shapes.toml", "--out", str(out), *TINY, "eval.window_max=6"]) == 0
@@ -176,6 +178,33 @@ def test_train_entry_point_runs_the_study(tmp_path, capsys):
     assert "hallucinated" in capsys.readouterr().out
 
 
+def test_run_writes_nothing_and_resumes_through_a_workspace(tmp_path, monkeypatch):
+    """The study interface: run(cfg) trains in memory and writes no file, returning finite Results
+    (samples.npz among its files); with a Workspace stopped at step 2 only its checkpoints are
+    written, and resuming gives the in-memory run's numbers."""
+    from ghostjax.config import apply_overrides, build, read_toml
+    from ghostjax.runio import Workspace
+    from ghostjax.studies import finite_metrics
+    from ghostjax.studies.hallucination.shapes import Config, run
+
+    over = [a for a in TINY if "=" in a] + ["train.steps_per_call=2", "train.checkpoint_every=2"]
+    cfg = build(Config, apply_overrides(read_toml("configs/shapes.toml"), over))
+    monkeypatch.chdir(tmp_path)
+    res = run(cfg)
+    assert list(tmp_path.iterdir()) == []
+    assert res.stopped_at is None and finite_metrics(res.metrics) is None and "hallucinated" in res.summary
+    assert res.curves["summary"] == res.metrics["summary"] and res.metrics["hallucination"]["n"] == 24
+    with np.load(io.BytesIO(res.files["samples.npz"])) as z:
+        assert z["x"].shape == (24, 32 * 32) and int(z["hallucinated"].sum()) == res.metrics["hallucination"]["k"]
+    assert {"samples", "training_images"} <= set(res.figures)
+    stopped = run(cfg, resume=Workspace(tmp_path / "w", stop_after=2))
+    assert stopped.stopped_at == 2 and stopped.metrics == {} and stopped.files == {}
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["checkpoints"]
+    resumed = run(cfg, resume=Workspace(tmp_path / "w", resume=True))
+    assert resumed.metrics["hallucination"] == res.metrics["hallucination"]
+    assert resumed.metrics["train"]["final_loss"] == res.metrics["train"]["final_loss"]
+
+
 def test_sample_keeps_the_window_study_scores():
     """With eval.window_max the sampler keeps the last window_max x̂0 of every batch: the study's
     (var, window, 0) score is the detector's score, over all n images (batches concatenated, cut)."""
@@ -184,13 +213,13 @@ def test_sample_keeps_the_window_study_scores():
     from ghostjax.studies.hallucination.shapes.run import build_net, sample
 
     _, cfg = train.load("configs/shapes.toml", [a for a in TINY if "=" in a] + ["eval.window_max=6"])
-    xs, scores, study = sample(cfg, build_net(cfg, jax.random.PRNGKey(0)))
+    xs, scores, study = sample(cfg, build_net(cfg, key=jax.random.PRNGKey(0)))
     assert xs.shape == (24, 32 * 32) and scores.shape == (24,)
     assert {(length, off) for _, length, off in study} == {(2, 0), (3, 0), (5, 0)}
     assert all(v.shape == (24,) for v in study.values())
     np.testing.assert_allclose(study[("var", 3, 0)], scores, rtol=1e-6)
     assert sample(cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"window_max": 0})}),
-                  build_net(cfg, jax.random.PRNGKey(0)))[2] == {}
+                  build_net(cfg, key=jax.random.PRNGKey(0)))[2] == {}
 
 
 @pytest.mark.parametrize("override, key", [("model.foo=1", "model.foo"), ("data.size=48", "data.size"),

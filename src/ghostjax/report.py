@@ -1,58 +1,86 @@
 """`python -m ghostjax.report [--runs docs/runs] [--out docs/REPRODUCTION.md] [--rerun [--with-train] [--only A,B]]`
 
-Regenerates docs/REPRODUCTION.md, one row per quantitative claim of seeds 000 and 001, from the
-recorded runs docs/runs/<study>/metrics.json (the canonical runs, committed with the docs). With
---rerun, every study is first run again from configs/<study>.toml into docs/runs/<study>
-(`python -m ghostjax.analyze --config configs/<study>.toml --out docs/runs/<study>`). The train runs
-(seed 003 hallucinations and the other trained-network studies, `TRAIN_RUNS`) are recorded with
-`python -m ghostjax.train --config configs/<name>.toml --out docs/runs/<name>`; --rerun runs them
-again too with --with-train (they take tens of minutes on 2 cores), or when --only names them.
+Regenerates docs/REPRODUCTION.md, one numbered row per claim of the seeds, from the recorded runs
+docs/runs/<run>/metrics.json (committed with the docs). The studies of studies.registry.STUDIES
+contribute their rows in registry order: each study's `claims(runs)` gets the metrics of its
+recorded runs (the runs whose config.toml names the study; no `study` key means learned), and each
+theme's claims module may add the conventions paragraph (`conventions(runs)`) and sections after
+the notes (`notes(runs)`). With --rerun the runs are first recorded again from configs/<run>.toml by
+the entry point the registry names (`python -m ghostjax.analyze` or `python -m ghostjax.train
+--config configs/<run>.toml --out docs/runs/<run>`): every study that does not train; the training
+runs (tens of minutes on 2 cores) with --with-train, or when --only names them.
 Every number in the report is read from those metrics files.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import sys
+import tomllib
 from pathlib import Path
 
-from .config import ArgumentParser, ConfigError, cli_guard
-from .studies import NAMES
-from .report_claims import CLAIMS, NOTES
+from .config import ArgumentParser, ConfigError, RunFailed, build, cli_guard, read_toml
+from .studies import Claim
+from .studies.registry import STUDIES, Study, get
+
+DEFAULT_STUDY = "learned"  # a config without a `study` key is a learned run (python -m ghostjax.train)
 
 
-TRAIN_RUNS = ("hallucination_1d_full", "hallucination_2d_full", "recursive_2d_full", "recursive_1d_full", "hallucination_gap",
-              "hallucination_arch_full", "hallucination_arch_seeds_full", "hallucination_ghosts", "shapes", "shapes_detector",
-              "guidance_learned")
-"""Recorded `python -m ghostjax.train` runs (configs/<name>.toml --out docs/runs/<name>), loaded like the
-analyze studies; --rerun does not rerun them."""
+def _command(study: Study, run: str) -> str:
+    return f"python -m ghostjax.{study.entry} --config configs/{run}.toml --out docs/runs/{run}"
 
 
-def _command(name: str) -> str:
-    tool = "train" if name in TRAIN_RUNS else "analyze"
-    return f"python -m ghostjax.{tool} --config configs/{name}.toml --out docs/runs/{name}"
+def _study_key(path: Path) -> str:
+    """The `study` key of a run's or a config's TOML (DEFAULT_STUDY when absent)."""
+    try:
+        return tomllib.loads(path.read_text()).get("study", DEFAULT_STUDY)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"--runs: {path}: unreadable ({e})") from None
 
 
-def load_runs(runs: Path) -> dict:
-    """{study: metrics dict} for every study or train run with a metrics.json under `runs`."""
-    out = {}
-    for name in NAMES + TRAIN_RUNS:
-        p = runs / name / "metrics.json"
-        if p.is_file():
-            out[name] = json.loads(p.read_text())
-    return out
+def load_runs(runs: Path) -> dict[str, dict[str, dict]]:
+    """{study: {run: metrics}} for every run directory under `runs` holding a metrics.json, its study
+    read from the run's config.toml; studies in registry order (unknown ones last), runs by name."""
+    found: dict[str, dict[str, dict]] = {}
+    for p in sorted(runs.glob("*/metrics.json")):
+        try:
+            metrics = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"--runs: {p}: unreadable ({e})") from None
+        cfg = p.parent / "config.toml"
+        study = _study_key(cfg) if cfg.is_file() else metrics.get("meta", {}).get("config", {}).get("study", DEFAULT_STUDY)
+        found.setdefault(study, {})[p.parent.name] = metrics
+    order = [s for s in STUDIES if s in found] + sorted(s for s in found if s not in STUDIES)
+    return {s: found[s] for s in order}
 
 
-def _intervals(runs: dict) -> str:
-    c = runs.get("two_gaps", {}).get("meta", {}).get("config")
-    if not c:
-        return ""
-    return (f"Peak intervals [lo, hi] are {100 * c['level']:.0f} % percentile bootstraps over {c['groups']} "
-            "independent particle groups, peaks refined by a parabola in ln σ.")
+def _themes() -> list[str]:
+    return list(dict.fromkeys(s.theme for s in STUDIES.values()))
 
 
-def render(runs: dict, runs_rel: str = "runs") -> str:
-    """The markdown of REPRODUCTION.md from the loaded runs (links relative to docs/)."""
+def _theme_claims(theme: str):
+    """The theme's claims module (studies/<theme>/claims.py), or None."""
+    name = f"{__package__}.studies.{theme}.claims"
+    return importlib.import_module(name) if importlib.util.find_spec(name) is not None else None
+
+
+def _theme_runs(by_study: dict, theme: str) -> dict[str, dict]:
+    return {run: m for s in STUDIES.values() if s.theme == theme for run, m in by_study.get(s.name, {}).items()}
+
+
+def claims(by_study: dict[str, dict[str, dict]]) -> list[tuple[Study, Claim]]:
+    """Every study's claims in registry order, each with the study that makes it."""
+    return [(s, c) for s in STUDIES.values() for c in s.claims(by_study.get(s.name, {}))]
+
+
+def render(by_study: dict[str, dict[str, dict]], runs_rel: str = "runs", figures: dict | None = None) -> str:
+    """The markdown of REPRODUCTION.md from the recorded runs {study: {run: metrics}} (links relative
+    to docs/; `figures`: {run: [figure names]})."""
+    figures = figures or {}
+    themes = [(t, _theme_claims(t), _theme_runs(by_study, t)) for t in _themes()]
+    conventions = [mod.conventions(r) for _, mod, r in themes if hasattr(mod, "conventions")]
     lines = [
         "# Reproduction of the seed claims (000 Ghost Modes, 001 Two Gaps, 003 Aithal et al., 004 Ventura et al.)",
         "",
@@ -62,36 +90,27 @@ def render(runs: dict, runs_rel: str = "runs") -> str:
         "the seed-003 rows read trained-network runs recorded with `python -m ghostjax.train` (their command "
         "is in the row).",
         "",
-        "Conventions: VE noising x_σ = x_0 + σ ε; σ_data is the std of one mode (0.3), as in the seeds; "
-        "modes at ±(1,…,1); s_joint is the exact score of p_σ, s_fact the exact product-of-marginals score; "
-        "G(σ) = E‖s_joint − s_fact‖², J = E‖s‖². " + _intervals(runs),
-        "",
+        *[line for text in conventions for line in (text, "")],
         "| # | Claim (seed) | Definition used | Measured | Command | Verdict |",
         "|---|---|---|---|---|---|",
     ]
     notes = []
-    for i, claim in enumerate(CLAIMS, 1):
-        study = claim["study"]
-        m = runs.get(study)
-        if m is None:
-            measured, verdict, note = "no recorded run", "not measured", f"run `{study}` first"
-            cmd = _command(study)
-        else:
-            measured, verdict, note = claim["eval"](m)
-            cmd = m["meta"]["command"]
-        lines.append(f"| {i} | {claim['text']} ({claim['seed']}) | {claim['definition']} | {measured} | "
-                     f"`{cmd}` | **{verdict}** |")
-        if note:
-            notes.append(f"{i}. {note}")
-    lines += ["", "## Notes on the verdicts", ""] + notes + [""] + NOTES
+    for i, (study, c) in enumerate(claims(by_study), 1):
+        m = by_study.get(study.name, {}).get(c.run)
+        cmd = m["meta"]["command"] if m is not None else _command(study, c.run)
+        lines.append(f"| {i} | {c.text} ({c.seed}) | {c.definition} | {c.measured} | `{cmd}` | **{c.verdict}** |")
+        if c.note:
+            notes.append(f"{i}. {c.note}")
+    lines += ["", "## Notes on the verdicts", ""] + notes
+    for _, mod, r in themes:
+        if hasattr(mod, "notes"):
+            lines += [""] + mod.notes(r)
     lines += ["", "## Recorded runs", "", "| study | command | wall time (s) | figures |", "|---|---|---|---|"]
-    for name in NAMES + TRAIN_RUNS:
-        m = runs.get(name)
-        if m is None:
-            continue
-        figdir = Path(runs_rel) / name / "figures"
-        figs = ", ".join(f"[{f}]({figdir / (f + '.png')})" for f in m.get("_figures", [])) or f"`{figdir}/`"
-        lines.append(f"| {name} | `{m['meta']['command']}` | {m['meta']['elapsed_s']} | {figs} |")
+    for runs in by_study.values():
+        for name, m in runs.items():
+            figdir = Path(runs_rel) / name / "figures"
+            figs = ", ".join(f"[{f}]({figdir / (f + '.png')})" for f in figures.get(name, [])) or f"`{figdir}/`"
+            lines.append(f"| {name} | `{m['meta']['command']}` | {m['meta']['elapsed_s']} | {figs} |")
     return "\n".join(lines) + "\n"
 
 
@@ -100,58 +119,84 @@ def parse_args(argv=None):
     p.add_argument("--runs", default="docs/runs", help="folder of recorded runs (default docs/runs)")
     p.add_argument("--out", default="docs/REPRODUCTION.md", help="report path (default docs/REPRODUCTION.md)")
     p.add_argument("--configs", default="configs", help="folder of study configs, for --rerun")
-    p.add_argument("--rerun", action="store_true", help="run every study again before writing the report")
-    p.add_argument("--only", default=None, help="with --rerun: comma-separated studies or train runs to rerun")
-    p.add_argument("--with-train", action="store_true", help="with --rerun: also rerun every train run (slow)")
+    p.add_argument("--rerun", action="store_true", help="record the runs again before writing the report")
+    p.add_argument("--only", default=None, help="with --rerun: comma-separated runs (configs/<run>.toml) to rerun")
+    p.add_argument("--with-train", action="store_true", help="with --rerun: also rerun every training run (slow)")
     return p.parse_args(argv)
 
 
-def rerun(args, runs: Path) -> None:
-    """Run the chosen studies (analyze) and train runs (train) again into runs/<name>, after
-    validating every config (ConfigError before anything runs)."""
-    from . import train
-    from .analyze import resolve, run_study
+def rerun_names(runs: Path, with_train: bool) -> list[str]:
+    """The runs --rerun records again by default: per study in registry order, its recorded runs, the
+    runs its claims read and (a study that does not train) configs/<study>.toml; the studies that
+    train only `with_train`."""
+    recorded = load_runs(runs) if runs.is_dir() else {}
+    names: list[str] = []
+    for s in STUDIES.values():
+        if s.trains and not with_train:
+            continue
+        own = set(recorded.get(s.name, {})) | {c.run for c in s.claims({})} | (set() if s.trains else {s.name})
+        names += sorted(own)
+    return list(dict.fromkeys(names))
 
-    default = NAMES + (TRAIN_RUNS if args.with_train else ())
-    names = default if args.only is None else tuple(s.strip() for s in args.only.split(","))
+
+def _validate(path: Path) -> Study:
+    """The Study of a config TOML after validating it (ConfigError naming the key)."""
+    data = read_toml(path)
+    study = get(data.get("study", DEFAULT_STUDY))
+    build(study.Config, {**data, "study": study.name})
+    return study
+
+
+def rerun(args, runs: Path) -> None:
+    """Record the chosen runs again into runs/<run>, each by its study's entry point (`main`), after
+    validating every config (ConfigError before anything runs)."""
+    if args.only is None:
+        names = rerun_names(runs, args.with_train)
+    else:
+        names = [s.strip() for s in args.only.split(",") if s.strip()]
+    todo = []
     for name in names:
-        path = str(Path(args.configs) / f"{name}.toml")
-        if name in NAMES:
-            resolve(path, [])
-        elif name in TRAIN_RUNS:
-            train.load(path, [])
-        else:
-            raise ConfigError(f"--only: unknown study or train run {name!r} (one of {', '.join(NAMES + TRAIN_RUNS)})")
-    for name in names:
-        path = str(Path(args.configs) / f"{name}.toml")
-        if name in NAMES:
-            run_study(path, [], str(runs / name), progress=True)
-        elif train.main(["--config", path, "--out", str(runs / name)]) != 0:
-            raise ConfigError(f"--rerun: train run {name} failed (see above)")
+        path = Path(args.configs) / f"{name}.toml"
+        if not path.is_file():
+            raise ConfigError(f"--only: unknown run {name!r} (no {path})" if args.only is not None
+                              else f"--rerun: {path}: no such config")
+        todo.append((name, path, _validate(path)))
+    for name, path, study in todo:
+        entry = importlib.import_module(f"{__package__}.{study.entry}")
+        if entry.main(["--config", str(path), "--out", str(runs / name)]) != 0:
+            raise RunFailed(f"--rerun: run {name} failed (see above)")
+
+
+def _figures(runs: Path, by_study: dict) -> dict[str, list[str]]:
+    out = {}
+    for recorded in by_study.values():
+        for name in recorded:
+            figdir = runs / name / "figures"
+            out[name] = sorted(p.stem for p in figdir.glob("*.png")) if figdir.is_dir() else []
+    return out
 
 
 def main(argv=None) -> int:
-    from .runio import atomic_write_text
+    from .runio import atomic_write_text, check_writable
 
     args = parse_args(argv)
-    runs = Path(args.runs)
+    runs, out = Path(args.runs), Path(args.out)
     if args.with_train and not args.rerun:
         raise ConfigError("--with-train: only meaningful with --rerun")
+    if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
+        raise ConfigError(f"--out {out}: not a file path")
+    check_writable(out.parent, what=f"--out {out}")
     if args.rerun:
         rerun(args, runs)
-    loaded = load_runs(runs)
-    if not loaded:
-        raise ConfigError(f"--runs {runs}: no recorded runs (<study>/metrics.json); use --rerun")
-    for name, m in loaded.items():
-        figdir = runs / name / "figures"
-        m["_figures"] = sorted(p.stem for p in figdir.glob("*.png")) if figdir.is_dir() else []
-    out = Path(args.out)
+    by_study = load_runs(runs)
+    if not by_study:
+        raise ConfigError(f"--runs {runs}: no recorded runs (<run>/metrics.json); use --rerun")
     try:
         rel = Path(runs.resolve()).relative_to(out.resolve().parent)
     except ValueError:
         rel = runs.resolve()
-    atomic_write_text(out, render(loaded, str(rel)))
-    print(f"wrote {out} from {len(loaded)} recorded runs")
+    atomic_write_text(out, render(by_study, str(rel), _figures(runs, by_study)))
+    print(f"wrote {out} from {sum(map(len, by_study.values()))} recorded runs")
     return 0
 
 

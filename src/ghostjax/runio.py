@@ -143,13 +143,32 @@ class RunDir:
             raise ConfigError(f"--out {p}: exists, is not empty and holds no {noun} (no config.toml)")
         elif resume:
             raise ConfigError(f"--resume: no run to resume in {p}")
+        check_writable(p)
         return cls(p, config)
 
     def create(self) -> "RunDir":
-        """Make the folder and write config.toml (the resolved config) into it."""
+        """Make the folder and write config.toml (the resolved config) into it. Remembers whether the
+        folder was new, for abandon()."""
+        if not hasattr(self, "_new"):
+            self._new = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path / "config.toml", to_toml(self.config))
         return self
+
+    def abandon(self) -> None:
+        """After a failed run: remove the folder if this run created it and nothing worth keeping is
+        in it (no checkpoint, no finished cell), so that the corrected rerun is not refused. A folder
+        that held a run before is left as it was."""
+        import shutil
+
+        if not getattr(self, "_new", False) or not self.path.is_dir():
+            return
+        kept = [f for f in self.path.rglob("*") if f.is_file() and f.name != "config.toml"]
+        if not kept:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        return atomic_write_bytes(self.path / name, data)
 
     def write_json(self, name: str, obj: Any) -> Path:
         return atomic_write_json(self.path / name, obj)
@@ -167,6 +186,21 @@ class RunDir:
         out = atomic_savefig(fig, self.path / "figures" / f"{name}.png", dpi=dpi)
         plt.close(fig)
         return out
+
+
+def check_writable(p: Path, what: str | None = None) -> None:
+    """ConfigError naming `what` (default '--out <p>') unless the folder `p` exists and is writable or
+    can be made (its nearest existing ancestor is a writable folder); creates nothing."""
+    what = what or f"--out {p}"
+    q = p
+    while not q.exists():
+        if q.parent == q:
+            break
+        q = q.parent
+    if not q.is_dir():
+        raise ConfigError(f"{what}: cannot be created ({q} is not a directory)")
+    if not os.access(q, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: cannot be created or written ({q} is not writable)")
 
 
 def run_meta(command: str, **extra: Any) -> dict:

@@ -18,6 +18,7 @@ from ...metrics.peaks import crossing
 from ...mixtures import GaussianMixture, all_corners, random_corners
 from .. import Results, no_progress
 from .._common import require, rows
+from .claims import blind_corners as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 
 
 class Config(Section):

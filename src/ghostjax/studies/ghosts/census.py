@@ -15,10 +15,11 @@ from ...config import Section
 from ...integrate import prior, sample
 from ...metrics.census import DEFAULT_TAIL, census, corner_counts, enumerate_ghost_corners, ghost_count, product_ghost_mass
 from ...mixtures import GaussianMixture, random_corners
-from ...processes import grid_from_config
-from ...solvers import SOLVERS, solver_from_name
+from ...processes import GRIDS, GeometricGrid, Grid
+from ...solvers import EulerMaruyama, Solver
 from .. import Results, no_progress
 from .._common import require
+from .claims import census as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 
 
 class Config(Section):
@@ -34,8 +35,8 @@ class Config(Section):
     n_steps: int = Field(200, ge=1)
     sigma_max: float = Field(10.0, gt=0)
     sigma_min: float = Field(1e-3, gt=0)
-    grid: str = "geometric"
-    method: str = "euler_maruyama"
+    grid: Grid = GeometricGrid()               # processes.Grid: a name or a table
+    method: Solver = EulerMaruyama()           # solvers.Solver: a name or a table
     tail: float = Field(DEFAULT_TAIL, gt=0, lt=1)   # census: P(exact data sample not real)
     enum_max_dim: int = Field(8, ge=1)
     enum_trials: int = Field(20, ge=1)
@@ -46,8 +47,8 @@ class Config(Section):
         require(self.random_k <= 2**self.random_dim, "random_k: more corners than the random_dim-cube has")
         require(self.enum_max_dim <= 12, "enum_max_dim: must be <= 12 (enumeration is 2^D)")
         require(self.dim <= 12 and self.random_dim <= 12, "dim: census cases need D <= 12")
-        require(self.method in SOLVERS, f"method: expected one of {', '.join(SOLVERS)}, got {self.method!r}")
-        require(self.grid in ("geometric", "edm"), "grid: expected 'geometric' or 'edm'")
+        spans = [k for k, g in GRIDS.items() if g.spans_range]
+        require(self.grid.spans_range, f"grid: expected one of {', '.join(spans)} (a grid from sigma_max to sigma_min)")
         return self
 
 
@@ -72,12 +73,18 @@ def cases(cfg: Config) -> dict:
     }
 
 
+def _number(v):
+    """A census value as a JSON number: counts stay int, fractions and thresholds float."""
+    a = np.asarray(v)
+    return int(a) if a.dtype.kind in "iub" else float(a)
+
+
 def census_pair(gm: GaussianMixture, x_joint, x_fact, tail: float) -> dict:
     """Census of samples drawn with the joint and with the factorized score, with per-corner
     counts, the product-of-marginals ghost mass and the ghost count of hypercube mixture `gm`."""
     out = {}
     for name, x in (("joint", x_joint), ("factorized", x_fact)):
-        c = {k: float(v) if k.endswith("fraction") or k == "threshold" else int(v) for k, v in census(x, gm, tail).items()}
+        c = {k: _number(v) for k, v in census(x, gm, tail).items()}
         out[name] = {**c, "per_corner": corner_counts(x, gm, tail)}
     return {**out, "predicted_ghost_mass": float(product_ghost_mass(gm)), **ghost_count(np.asarray(gm.means))}
 
@@ -101,16 +108,16 @@ def enumeration_table(cfg: Config) -> list[dict]:
 
 
 def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
-    grid = grid_from_config(cfg.grid, cfg.n_steps, cfg.sigma_max, cfg.sigma_min)
+    grid = cfg.grid.sigmas(cfg.n_steps, cfg.sigma_max, cfg.sigma_min)
     key = jax.random.key(cfg.seed)
     results, curves = {}, {}
     cs = cases(cfg)
     for i, (name, gm) in enumerate(progress(cs.items(), desc="census cases", total=len(cs))):
         k0, k1, k2 = jax.random.split(jax.random.fold_in(key, i), 3)
         x0 = prior(k0, cfg.n, gm.dim, cfg.sigma_max)
-        solver = solver_from_name(cfg.method)
-        xj = sample(gm.score, x0, grid, k1, solver=solver).x
-        xf = sample(gm.factorized_score, x0, grid, k2, solver=solver).x
+        solver = cfg.method
+        xj = sample(gm.score, x0, grid, key=k1, solver=solver).x
+        xf = sample(gm.factorized_score, x0, grid, key=k2, solver=solver).x
         c = census_pair(gm, xj, xf, cfg.tail)
         mu = np.asarray(gm.means) > 0
         c["real_corner_codes"] = sorted({int(v) for v in (mu * 2 ** np.arange(gm.dim)).sum(1)})

@@ -19,6 +19,7 @@ from ...metrics.speciation import clone_probability, corner_tables
 from ...mixtures import GaussianMixture
 from .. import Results, no_progress
 from .._common import require, rows
+from .claims import coupling as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 
 
 class Config(Section):
@@ -56,7 +57,7 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
     split, phi_rows, series, styles = {}, [], {}, {}
     for j, g in enumerate(progress(cfg.clone_couplings, desc="couplings")):
         gm = GaussianMixture.coupled_hypercube(cfg.dim, g, cfg.std)
-        phi = clone_probability(gm, starts, cfg.n_pairs, jax.random.fold_in(key, j), cfg.n_steps)
+        phi = clone_probability(gm, starts, cfg.n_pairs, key=jax.random.fold_in(key, j), n_steps=cfg.n_steps)
         t = corner_tables(gm)
         split[f"{g:g}"] = {"sigma_split_common": crossing(starts, phi["phi_common"], 0.75, log=False),
                            "sigma_split_coordinate": crossing(starts, phi["phi_coord"], 0.75, log=False),

@@ -18,8 +18,10 @@ from ...metrics.gaps import distribution_gap, entropy_production, trajectory_gap
 from ...metrics.peaks import curve_peaks, find_peak
 from ...mixtures import GaussianMixture
 from ...processes import geometric_grid
+from ...solvers import EulerMaruyama
 from .. import Results, no_progress
 from .._common import require, rows
+from .claims_rates import entropy_production as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 FRACTIONS = ("frac_excess_over_joint", "frac_excess_over_fact", "frac_fact_minus_joint")
 
 
@@ -61,7 +63,7 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
         gm = GaussianMixture.opposite_corners(d, cfg.std, cfg.weight)
         sd = float(gm.mode_std())
         sig = np.geomspace(cfg.sigma_lo, cfg.sigma_hi, cfg.n_sigma) * sd
-        g = distribution_gap(gm, sig, cfg.n, jax.random.fold_in(key, d), cfg.groups)
+        g = distribution_gap(gm, sig, cfg.n, key=jax.random.fold_in(key, d), groups=cfg.groups)
         m = g.mean(1).astype(np.float64)
         ep = entropy_production(sig, m[:, 1], m[:, 2], m[:, 0])
         pk = curve_peaks(sig, g, sd, PEAK_MEASURES, seed=cfg.seed, n_boot=cfg.n_boot, level=cfg.level)
@@ -86,8 +88,10 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
         if d in cfg.traj_dims:
             grid = geometric_grid(cfg.sigma_max, cfg.sigma_min, cfg.traj_steps)
             kd = jax.random.fold_in(key, 1000 + d)
-            sj, vj, _ = trajectory_gap(gm, grid, cfg.traj_n, jax.random.fold_in(kd, 0), "euler_maruyama", cfg.groups, "joint")
-            sf, vf, _ = trajectory_gap(gm, grid, cfg.traj_n, jax.random.fold_in(kd, 1), "euler_maruyama", cfg.groups, "fact")
+            sj, vj, _ = trajectory_gap(gm, grid, cfg.traj_n, key=jax.random.fold_in(kd, 0), solver=EulerMaruyama(),
+                                       groups=cfg.groups, driver="joint")
+            sf, vf, _ = trajectory_gap(gm, grid, cfg.traj_n, key=jax.random.fold_in(kd, 1), solver=EulerMaruyama(),
+                                       groups=cfg.groups, driver="fact")
             mj, mf = vj.mean(1).astype(np.float64), vf.mean(1).astype(np.float64)
             # Ṡ per d ln σ along each sampler's own trajectories: σ² E‖s_driver‖².
             rate_j, rate_f = sj**2 * mj[:, 1], sf**2 * mf[:, 2]

@@ -18,6 +18,7 @@ from ...metrics.speciation import clone_baseline, clone_probability, covariance_
 from ...mixtures import GaussianMixture
 from .. import Results, no_progress
 from .._common import require, rows
+from .claims_rates import speciation as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 
 
 class Config(Section):
@@ -52,7 +53,7 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
         gm = GaussianMixture.opposite_corners(d, cfg.std, cfg.weight)
         sd = float(gm.mode_std())
         cov = covariance_speciation(gm)
-        phi = clone_probability(gm, starts, cfg.n_pairs, jax.random.fold_in(key, d), cfg.n_steps)
+        phi = clone_probability(gm, starts, cfg.n_pairs, key=jax.random.fold_in(key, d), n_steps=cfg.n_steps)
         base = clone_baseline(gm)
         mid = 0.5 * (1 + base)
         s_meas = crossing(starts, phi["phi_mode"], mid, log=False)
@@ -60,7 +61,7 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
         s_lo = crossing(starts, phi["phi_mode"] - 2 * phi["phi_mode_se"], mid, log=False)
         s_hi = crossing(starts, phi["phi_mode"] + 2 * phi["phi_mode_se"], mid, log=False)
         sig = np.geomspace(0.1, 30, cfg.n_sigma) * sd
-        g = distribution_gap(gm, sig, cfg.gap_n, jax.random.fold_in(key, 100 + d), cfg.groups)
+        g = distribution_gap(gm, sig, cfg.gap_n, key=jax.random.fold_in(key, 100 + d), groups=cfg.groups)
         pk = curve_peaks(sig, g, sd, EXCESS_MEASURES, seed=cfg.seed, n_boot=cfg.n_boot, level=cfg.level)
         ratios = {m: {"cov": cov["sigma_S"] / (p["x"] * sd),
                       "measured": None if s_meas is None else s_meas / (p["x"] * sd)} for m, p in pk.items()}

@@ -5,11 +5,11 @@ dependence on the integrator (SDE vs probability-flow ODE, step count, grid)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import jax
 import numpy as np
-
+import pydantic
 from pydantic import Field, model_validator
 
 from ... import plots
@@ -17,21 +17,49 @@ from ...config import Section
 from ...metrics.gaps import MEASURES, distribution_gap, marginal_fisher_quadrature, trajectory_gap
 from ...metrics.peaks import curve_peaks
 from ...mixtures import GaussianMixture
-from ...processes import grid_from_config
-from ...solvers import SOLVERS, solver_from_name
+from ...processes import GeometricGrid, Grid
+from ...solvers import EulerMaruyama, Solver
 from .. import Results, no_progress
 from .._common import require, rows
+from .claims import two_gaps as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 
-GRIDS = ("geometric", "edm", "ddpm")
+
+class Integrator(Section):
+    """One sampler of the trajectory gap: `solver` for `steps` steps on `grid` from sigma_max to
+    sigma_min (or the grid's own range: the DDPM grid). A config writes 'method:steps:grid' (e.g.
+    'euler_maruyama:200:edm'; `label`) or a table {solver = ..., steps = ..., grid = ...}."""
+
+    solver: Solver = EulerMaruyama()
+    steps: int = Field(200, ge=2)
+    grid: Grid = GeometricGrid()
+
+    @property
+    def label(self) -> str:
+        """'method:steps:grid' (a solver or grid with options as name(option=value, ...))."""
+        def word(v, tag):
+            if isinstance(v, str):
+                return v
+            v = dict(v)
+            return f"{v.pop(tag)}({', '.join(f'{k}={x}' for k, x in v.items())})"
+        d = self.model_dump()
+        return f"{word(d['solver'], 'name')}:{self.steps}:{word(d['grid'], 'kind')}"
 
 
-def parse_integrator(spec: str) -> tuple[str, int, str]:
-    """'method:steps:grid' -> (method, steps, grid)."""
-    parts = spec.split(":")
-    if len(parts) != 3 or parts[0] not in SOLVERS or parts[2] not in GRIDS or not parts[1].isdigit() or int(parts[1]) < 2:
-        raise ValueError(f"integrators: expected 'method:steps:grid' with method in {tuple(SOLVERS)}, grid in {GRIDS}, "
-                         f"steps ≥ 2, got {spec!r}")
-    return parts[0], int(parts[1]), parts[2]
+def _parse_integrator(v):
+    if not isinstance(v, str):
+        return v
+    parts = v.split(":")
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise ValueError(f"expected 'method:steps:grid' (e.g. 'euler_maruyama:200:geometric'), got {v!r}")
+    return {"solver": parts[0], "steps": int(parts[1]), "grid": parts[2]}
+
+
+def _write_integrator(v: Integrator, handler):
+    return v.label if ":" in v.label and "(" not in v.label else handler(v)
+
+
+IntegratorSpec = Annotated[Integrator, pydantic.BeforeValidator(_parse_integrator),
+                           pydantic.WrapSerializer(_write_integrator)]
 
 
 class Config(Section):
@@ -48,10 +76,10 @@ class Config(Section):
     traj_n: int = Field(8192, ge=1)
     sigma_max: float = Field(10.0, gt=0)   # absolute σ range of the samplers
     sigma_min: float = Field(0.003, gt=0)
-    integrators: tuple[str, ...] = (("euler_maruyama:1000:geometric", "euler_maruyama:200:geometric",
-                                          "euler_maruyama:50:geometric", "euler_maruyama:20:geometric",
-                                          "euler_maruyama:200:edm", "ode_heun:200:geometric",
-                                          "ode_euler:200:geometric", "ddpm:1000:ddpm"))
+    integrators: tuple[IntegratorSpec, ...] = tuple(Integrator.model_validate(_parse_integrator(s)) for s in (
+        "euler_maruyama:1000:geometric", "euler_maruyama:200:geometric", "euler_maruyama:50:geometric",
+        "euler_maruyama:20:geometric", "euler_maruyama:200:edm", "ode_heun:200:geometric",
+        "ode_euler:200:geometric", "ddpm:1000:ddpm"))
     reference: str = "euler_maruyama:1000:geometric"
     n_boot: int = Field(300, ge=1)
     level: float = Field(0.9, gt=0, lt=1)
@@ -63,12 +91,9 @@ class Config(Section):
         require(self.n % self.groups == 0, "n: must be a multiple of groups")
         require(self.traj_n % self.groups == 0, "traj_n: must be a multiple of groups")
         require(self.groups >= 4, "groups: need at least 4 groups for a bootstrap")
-        for s in self.integrators:
-            try:
-                parse_integrator(s)
-            except ValueError as e:
-                require(False, str(e))
-        require(self.reference in self.integrators, "reference: must be one of integrators")
+        labels = [i.label for i in self.integrators]
+        require(len(set(labels)) == len(labels), "integrators: name each integrator once")
+        require(self.reference in labels, f"reference: must be one of integrators ({', '.join(labels)})")
         return self
 
 
@@ -82,7 +107,7 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
     sd = float(gm.mode_std())
     key = jax.random.key(cfg.seed)
     sig = np.geomspace(cfg.sigma_lo, cfg.sigma_hi, cfg.n_sigma) * sd
-    dist = distribution_gap(gm, sig, cfg.n, jax.random.fold_in(key, 0), cfg.groups)  # [m, B, 3]
+    dist = distribution_gap(gm, sig, cfg.n, key=jax.random.fold_in(key, 0), groups=cfg.groups)  # [m, B, 3]
     mean = dist.mean(1).astype(np.float64)
     tower = np.abs(mean[:, 0] - (mean[:, 1] - mean[:, 2])) / mean[:, 1]  # relative to J_joint
     quad_idx = np.linspace(0, len(sig) - 1, 7).astype(int)
@@ -103,20 +128,18 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
                                J_fact=mean[:, 2], G_rel=mean[:, 0] / mean[:, 1],
                                G_se=dist[:, :, 0].std(1) / np.sqrt(cfg.groups))}
     traj_curves = {}
-    for j, spec in enumerate(progress(cfg.integrators, desc="integrators")):
-        method, steps, grid_kind = parse_integrator(spec)
-        grid = grid_from_config(grid_kind, steps, cfg.sigma_max, cfg.sigma_min)
-        if grid_kind == "ddpm":
-            grid = grid_from_config("ddpm", steps, 1.0, 0.5)  # the DDPM grid fixes its own σ range
-        s_t, vals, _ = trajectory_gap(gm, grid, cfg.traj_n, jax.random.fold_in(key, j + 1),
-                                     solver_from_name(method), cfg.groups)
+    for j, it in enumerate(progress(cfg.integrators, desc="integrators")):
+        spec, steps = it.label, it.steps
+        grid = it.grid.sigmas(steps, cfg.sigma_max, cfg.sigma_min)  # the DDPM grid: its own σ range
+        s_t, vals, _ = trajectory_gap(gm, grid, cfg.traj_n, key=jax.random.fold_in(key, j + 1), solver=it.solver,
+                                      groups=cfg.groups)
         keep = (s_t >= sig[0]) & (s_t <= sig[-1])
         s_k, v_k = s_t[keep], vals[keep]
         m = v_k.mean(1).astype(np.float64)
         g_dist_interp = np.exp(np.interp(np.log(s_k), np.log(sig), np.log(mean[:, 0])))
         pk = peaks(s_k, v_k, sd, cfg, {k: MEASURES[k] for k in ("G", "G_rel")})
         metrics["traj"][spec] = {
-            "peaks": pk, "n_steps": steps, "method": method, "grid": grid_kind,
+            "peaks": pk, "n_steps": steps, "method": it.solver.name, "grid": it.grid.kind,
             "peak_height_over_dist": pk["G"]["y"] / metrics["dist"]["peaks"]["G"]["y"],
             "max_rel_dev_from_dist": float(np.max(np.abs(m[:, 0] / g_dist_interp - 1))),
             "median_rel_dev_from_dist": float(np.median(np.abs(m[:, 0] / g_dist_interp - 1))),
@@ -132,7 +155,7 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
         pks[f"G_traj {spec}"] = metrics["traj"][spec]["peaks"]["G"]
     rel_series = {"G_dist / J_joint": (sig / sd, mean[:, 0] / mean[:, 1])}
     rel_series.update({f"G_traj/J_joint {s}": (x, r) for s, (x, _, r) in traj_curves.items() if s == cfg.reference})
-    specs = list(cfg.integrators)
+    specs = [it.label for it in cfg.integrators]
     figs = {
         "gap_curves": plots.curves(series, ylabel="E‖s_joint − s_fact‖²", peaks=pks, logy=True,
                                    title=f"Distribution vs trajectory gap, D={cfg.dim}, σ_data={sd:g} (dots: peaks, bars: {cfg.level:.0%} CI)"),

@@ -1,9 +1,8 @@
 """Shared by the guidance studies (not a study itself): the [sampler] and [classes] config tables,
-one guided sampling run with its distortion metrics, and small figure helpers."""
+one guided sampling run with its distortion metrics, the guidance sweep's cell (`guided_cell`), and
+small figure helpers."""
 
 from __future__ import annotations
-
-from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -11,26 +10,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 from pydantic import Field, model_validator
 
-from ...config import Section
+from ...config import RunFailed, Section
 from ...guidance import class_mixture, n_classes_for
 from ...integrate import prior, sample
 from ...metrics.guidance import ClassPosterior, distortion_summary, speciation_sigma
 from ...mixtures import GaussianMixture
 from ...observers import Mean
 from ...processes import edm_grid
-from ...solvers import solver_from_name
+from ...solvers import EulerMaruyama, Solver
 from .._common import require
 
 
 class Sampler(Section):
-    """Reverse sampler of every guided run: `steps` steps of `solver` on the EDM grid (ρ = 7)
-    from sigma_max to sigma_min, then 0; `n` particles per run, started from N(0, σ_max² I)."""
+    """Reverse sampler of every guided run: `steps` steps of `solver` (solvers.Solver: a name or a
+    table) on the EDM grid (ρ = 7) from sigma_max to sigma_min, then 0; `n` particles per run,
+    started from N(0, σ_max² I)."""
 
     n: int = Field(1024, ge=16)
     steps: int = Field(256, ge=2)
     sigma_max: float = Field(40.0, gt=0)
     sigma_min: float = Field(0.002, gt=0)
-    solver: Literal["euler_maruyama", "ode_heun"] = "euler_maruyama"
+    solver: Solver = EulerMaruyama()
 
     @model_validator(mode="after")
     def _rules(self):
@@ -38,7 +38,10 @@ class Sampler(Section):
         return self
 
     def grid(self) -> np.ndarray:
-        return np.asarray(edm_grid(self.sigma_max, self.sigma_min, self.steps), np.float64)
+        """The σ grid [steps + 1] as a host float64 array (computed eagerly, also when called under a
+        jit trace: guided_cell is)."""
+        with jax.ensure_compile_time_eval():
+            return np.asarray(edm_grid(self.sigma_max, self.sigma_min, self.steps), np.float64)
 
 
 class Classes(Section):
@@ -53,41 +56,60 @@ class Classes(Section):
         """M = fixed, or max(2, round(e^{β dim}))."""
         return fixed if fixed is not None else max(2, n_classes_for(dim, beta))
 
-    def mixture(self, dim: int, key, n_classes: int) -> GaussianMixture:
-        return class_mixture(dim, key, n_classes=n_classes, mean_std=self.mean_std, std=self.std)
+    def mixture(self, dim: int, *, key, n_classes: int) -> GaussianMixture:
+        return class_mixture(dim, key=key, n_classes=n_classes, mean_std=self.mean_std, std=self.std)
 
 
-def guided_samples(score, gm: GaussianMixture, smp: Sampler, key, observers: dict | None = None):
+def guided_samples(score, gm: GaussianMixture, smp: Sampler, *, key, observers: dict | None = None):
     """The reverse sampler of [sampler] with `score`: smp.n particles from N(0, σ_max² I) (key split
     into prior and sampler noise), down smp.grid(); returns integrate.sample's result."""
     k0, k1 = jax.random.split(key)
     grid = jnp.asarray(smp.grid(), gm.means.dtype)
     x0 = prior(k0, smp.n, gm.dim, smp.sigma_max, dtype=gm.means.dtype)
-    return sample(score, x0, grid, k1, solver=solver_from_name(smp.solver), observers=observers or {})
+    return sample(score, x0, grid, key=k1, solver=smp.solver, observers=observers or {})
 
 
-def guided_run(score, gm: GaussianMixture, label: int, smp: Sampler, key, observe: bool = False) -> dict:
+def guided_cell(build, gm: GaussianMixture, targets: int, smp: Sampler, *, key, observe: bool = False) -> dict:
+    """One guidance sweep cell, traceable (sweeps/guidance.py vmaps it over cells): smp.n particles
+    guided towards each class c = 0 … targets−1 (vmapped over the traced label: one program), the run
+    towards c from `guided_samples` with key fold_in(key, 1 + c). build(c): the guided score towards
+    c; gm and the numbers `build` closes over may be traced. Returns {'x': [targets, smp.n, D],
+    'posterior': [targets, S] the mean P(c | x_σ) at each of the S sampler steps when `observe`, else [targets]
+    zeros}."""
+
+    def towards(c):
+        obs = {"posterior": Mean(ClassPosterior(gm, c))} if observe else {}
+        out = guided_samples(build(c), gm, smp, key=jax.random.fold_in(key, 1 + c), observers=obs)
+        return out.x, out.observations.get("posterior", jnp.zeros(()))
+
+    x, post = jax.vmap(towards)(jnp.arange(targets, dtype=jnp.int32))
+    return {"x": x, "posterior": post}
+
+
+def guided_run(score, gm: GaussianMixture, label: int, smp: Sampler, *, key, observe: bool = False) -> dict:
     """Sample `smp.n` particles with `score`, return distortion_summary(x, gm, label) plus, when
     `observe`, 'sigma_speciation' (metrics.guidance.speciation_sigma) and the mean class-posterior
     curve ('posterior', with its 'sigmas')."""
     obs = {"posterior": Mean(ClassPosterior(gm, label))} if observe else {}
-    out = guided_samples(score, gm, smp, key, obs)
+    out = guided_samples(score, gm, smp, key=key, observers=obs)
     res = distortion_summary(out.x, gm, label)
     if observe:
         post = np.asarray(out.observations["posterior"], np.float64)
         res["sigma_speciation"] = speciation_sigma(out.sigmas, post, prior=float(gm.weights[label]))
         res["posterior"], res["sigmas"] = post, np.asarray(out.sigmas, np.float64)
     if not np.all(np.isfinite(np.asarray(out.x))):
-        raise FloatingPointError("guided_run: non-finite samples (guidance too strong for the grid?)")
+        bad = float(np.mean(~np.isfinite(np.asarray(out.x)).all(axis=-1)))
+        raise RunFailed(f"guided sampling: {100 * bad:.0f} % of the samples are non-finite (guidance too strong "
+                        "for the σ grid: lower the guidance weight or add steps)")
     return res
 
 
-def guided_runs(build, gm: GaussianMixture, targets: int, smp: Sampler, key, observe: bool = False) -> dict:
+def guided_runs(build, gm: GaussianMixture, targets: int, smp: Sampler, *, key, observe: bool = False) -> dict:
     """`guided_run` towards classes 0 … targets−1 with smp.n // targets particles each (the label is
     traced: one compilation); every metric averaged over the targets, with '<metric>_spread' =
     (max − min)/2 across them; `build(label)` returns the guided score towards `label`."""
     each = smp.model_copy(update={"n": max(16, smp.n // targets)})
-    runs = [guided_run(build(c), gm, c, each, jax.random.fold_in(key, c), observe) for c in range(targets)]
+    runs = [guided_run(build(c), gm, c, each, key=jax.random.fold_in(key, c), observe=observe) for c in range(targets)]
     out = {}
     for k in runs[0]:
         vals = [r[k] for r in runs]

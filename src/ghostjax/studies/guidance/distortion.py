@@ -23,6 +23,7 @@ from ...config import Section
 from ...guidance import Constant, cfg as cfg_score, t_of_sigma
 from .. import Results, no_progress
 from .._common import require, rows
+from .claims import distortion as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 from .common import Classes, Sampler, finite, guided_runs, heatmap
 from .meanfield import collapse_v, mean_field
 
@@ -76,15 +77,16 @@ class Config(Section):
         return self
 
 
-def _ladder(cfg: Config, key, progress) -> tuple[list[dict], dict]:
+def _ladder(cfg: Config, *, key, progress) -> tuple[list[dict], dict]:
     out, post = [], {}
     cases = [("fixed", d, cfg.fixed_classes) for d in cfg.fixed_dims]
     cases += [("exp", d, cfg.classes.count(d, cfg.beta)) for d in cfg.exp_dims]
-    for kind, d, m in progress(cases, desc="ladders"):
-        gm = cfg.classes.mixture(d, jax.random.fold_in(key, 1000 * d + m), m)
-        for w in cfg.ladder_ws:
+    runs = jax.random.fold_in(key, 0)  # the sampler keys, by position (mixture keys use 1000 d + m ≥ 1000)
+    for i, (kind, d, m) in enumerate(progress(cases, desc="ladders")):
+        gm = cfg.classes.mixture(d, key=jax.random.fold_in(key, 1000 * d + m), n_classes=m)
+        for j, w in enumerate(cfg.ladder_ws):
             r = guided_runs(lambda c, w=w: cfg_score(gm, c, Constant(w)), gm, cfg.targets, cfg.sampler,
-                            jax.random.fold_in(key, d * 7919 + int(1000 * w) + 17 * m), observe=cfg.observe)
+                            key=jax.random.fold_in(jax.random.fold_in(runs, i), j), observe=cfg.observe)
             if cfg.observe:
                 post[(kind, d, w)] = (r.pop("sigmas"), r.pop("posterior"))
             out.append({"ladder": kind, "d": d, "M": m, "beta_eff": float(np.log(m) / d), "w": w,
@@ -93,15 +95,16 @@ def _ladder(cfg: Config, key, progress) -> tuple[list[dict], dict]:
     return out, post
 
 
-def _phase(cfg: Config, key, progress) -> list[dict]:
+def _phase(cfg: Config, *, key, progress) -> list[dict]:
     out = []
     smp = cfg.sampler.model_copy(update={"n": cfg.phase_n})
-    for b in progress(cfg.phase_betas, desc="phase β"):
+    runs = jax.random.fold_in(key, 0)  # the sampler keys, by position (mixture keys use 50 000 + m)
+    for i, b in enumerate(progress(cfg.phase_betas, desc="phase β")):
         m = cfg.classes.count(cfg.phase_dim, b)
-        gm = cfg.classes.mixture(cfg.phase_dim, jax.random.fold_in(key, 50_000 + m), m)
-        for w in cfg.phase_ws:
+        gm = cfg.classes.mixture(cfg.phase_dim, key=jax.random.fold_in(key, 50_000 + m), n_classes=m)
+        for j, w in enumerate(cfg.phase_ws):
             r = guided_runs(lambda c, w=w: cfg_score(gm, c, Constant(w)), gm, cfg.targets, smp,
-                            jax.random.fold_in(key, 60_000 + m * 31 + int(100 * w)))
+                            key=jax.random.fold_in(jax.random.fold_in(runs, i), j))
             out.append({"beta": b, "M": m, "w": w, **{k: r[k] for k in METRICS}, **{k + "_spread": r[k + "_spread"] for k in SPREAD}})
     return out
 
@@ -133,8 +136,8 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
     key = jax.random.key(cfg.seed)
     grid = cfg.sampler.grid()
     c = cfg.classes
-    ladder, post = _ladder(cfg, jax.random.fold_in(key, 1), progress)
-    phase = _phase(cfg, jax.random.fold_in(key, 2), progress)
+    ladder, post = _ladder(cfg, key=jax.random.fold_in(key, 1), progress=progress)
+    phase = _phase(cfg, key=jax.random.fold_in(key, 2), progress=progress)
 
     def mf(beta, w):
         return mean_field(grid, Constant(w), beta=beta, mean_std=c.mean_std, std=c.std, solver=cfg.sampler.solver)

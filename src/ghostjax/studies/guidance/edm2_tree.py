@@ -39,7 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from pydantic import Field, model_validator
 
-from ...config import Section
+from ...config import RunFailed, Section
 from ...fullcov import FullCovMixture, edm2_tree_components
 from ...guidance import CFG, Autoguidance
 from ...integrate import sample
@@ -160,9 +160,13 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
     per_run["data"] = metrics(data)
     for name in progress(RUNS, desc="edm2 tree runs"):
         t0 = time.perf_counter()
-        out = sample(scores[name], x_init, grid, jax.random.fold_in(key, 2), solver=OdeHeun())
+        out = sample(scores[name], x_init, grid, key=jax.random.fold_in(key, 2), solver=OdeHeun())
         samples[name] = np.asarray(out.x, np.float64)
         timings[name] = time.perf_counter() - t0
+        bad = float(np.mean(~np.all(np.isfinite(samples[name]), axis=1)))
+        if bad > 0:  # accuracy and levels of NaN samples would read as numbers
+            raise RunFailed(f"edm2_tree: {100 * bad:.0f} % of the {name} samples are non-finite (cfg_guidance "
+                            f"{cfg.cfg_guidance:g}, auto_guidance {cfg.auto_guidance:g}: too strong for {cfg.steps} steps)")
         per_run[name] = metrics(samples[name])
 
     # Their second figure: a few well-spread starting points near a fork, short trajectories from σ = 0.03.
@@ -177,8 +181,8 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
     zgrid = edm_grid(cfg.zoom_sigma_max, cfg.sigma_min, cfg.steps, rho=cfg.rho)
     trajectories = {}
     for name in ("exact", "cfg", "autoguidance"):
-        out = sample(scores[name], jnp.asarray(zx, a.means.dtype), zgrid, jax.random.fold_in(key, 4), solver=OdeHeun(),
-                     observers={"x": Window(cfg.steps, "x")})
+        out = sample(scores[name], jnp.asarray(zx, a.means.dtype), zgrid, key=jax.random.fold_in(key, 4),
+                     solver=OdeHeun(), observers={"x": Window(cfg.steps, "x")})
         trajectories[name] = np.concatenate([np.asarray(out.observations["x"]), np.asarray(out.x)[None]], 0)
 
     table = [{"run": k, **{m: v for m, v in r.items() if m != "level_hist"}} for k, r in per_run.items()]

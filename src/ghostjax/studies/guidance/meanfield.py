@@ -31,27 +31,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...guidance import Schedule
+from ...solvers import AbstractSolver, EulerMaruyama
 
 
-def affine_step(solver: str, ab: tuple[float, float], ab_next: tuple[float, float], sig: float,
+def _check_solver(solver) -> AbstractSolver:
+    if not isinstance(solver, AbstractSolver):
+        raise ValueError(f"solver: expected a solver object (e.g. EulerMaruyama()), got {solver!r}")
+    return solver
+
+
+def affine_step(solver: AbstractSolver, ab: tuple[float, float], ab_next: tuple[float, float], sig: float,
                 sig_next: float) -> tuple[float, float, float]:
-    """(A, B, q): one step σ → σ_next of `solver` ('euler_maruyama' or 'ode_heun') for the affine
-    score g(x, σ) = a − b x, with (a, b) = `ab` at σ and `ab_next` at σ_next (Heun's corrector),
-    maps x to A x + B + √q z (q = 0 for the ODE). Float64."""
-    a, b = ab
-    if solver == "euler_maruyama":
-        d = sig * sig - sig_next * sig_next
-        return 1.0 - d * b, d * a, d
-    if solver == "ode_heun":
-        h = sig_next - sig
-        a1, b1 = -sig * a, sig * b  # d1 = −σ g(x) = a1 + b1 x
-        ae, be = 1.0 + h * b1, h * a1  # Euler predictor x_e = ae x + be
-        if sig_next <= 0:
-            return ae, be, 0.0
-        a2, b2 = ab_next
-        c2, k2 = sig_next * b2 * ae, -sig_next * a2 + sig_next * b2 * be  # d2 = k2 + c2 x
-        return 1.0 + 0.5 * h * (b1 + c2), 0.5 * h * (a1 + k2), 0.0
-    raise ValueError(f"solver: expected 'euler_maruyama' or 'ode_heun', got {solver!r}")
+    """(A, B, q): one step σ → σ_next of `solver` for the affine score g(x, σ) = a − b x, with
+    (a, b) = `ab` at σ and `ab_next` at σ_next (Heun's corrector), maps x to A x + B + √q z
+    (q = 0 for the ODE): the solver's own closed form, `solver.affine`. Float64."""
+    return _check_solver(solver).affine(ab, ab_next, sig, sig_next)
 
 
 def collapse_v(beta: float, mean_std: float) -> float:
@@ -70,12 +64,14 @@ def schedule_on_grid(schedule: Schedule, sigmas) -> np.ndarray:
 
 
 def mean_field(sigmas, schedule: Schedule, *, beta: float, mean_std: float, std: float,
-               solver: str = "euler_maruyama") -> dict:
-    """Mean-field CFG towards one class along the discrete grid `sigmas` (descending, ending at 0).
+               solver: AbstractSolver | None = None) -> dict:
+    """Mean-field CFG towards one class along the discrete grid `sigmas` (descending, ending at 0),
+    stepped by `solver` (its `affine` closed form; default Euler–Maruyama).
 
     Returns {'overshoot': α_0 − 1, 'var_ratio': V_0/s², 'sigma_collapse': σ at which the guided
     particle collapses onto the class (None: never), 'alpha': α along the grid, 'V': V along it}."""
     sig = np.asarray(sigmas, np.float64)
+    solver = EulerMaruyama() if solver is None else _check_solver(solver)
     ws = schedule_on_grid(schedule, sig)
     m2, s2 = mean_std**2, std**2
     alpha, V = 0.0, float(sig[0] ** 2)  # prior N(0, σ_max² I)
@@ -94,7 +90,7 @@ def mean_field(sigmas, schedule: Schedule, *, beta: float, mean_std: float, std:
             if alpha * m2 / v > _others(beta, m2, r, v):
                 collapsed, s_col = True, s
         w, wn = (0.0, 0.0) if collapsed else (ws[i], ws[i + 1])
-        A, B, q = affine_step(solver, ab(s, w), ab(sn, wn), s, sn)
+        A, B, q = solver.affine(ab(s, w), ab(sn, wn), s, sn)
         alpha, V = A * alpha + B, A * A * V + q
         al.append(alpha)
         vs.append(V)

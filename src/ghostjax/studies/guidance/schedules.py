@@ -18,10 +18,11 @@ import matplotlib.pyplot as plt
 from pydantic import Field, model_validator
 
 from ...config import Section
-from ...guidance import (Constant, LinearInTime, NegativeWindow, autoguidance, cfg as cfg_score, power_law,
-                        sigma_of_t)
+from ...guidance import (AbstractFamily, AutoguidanceFamily, ConstantCFG, LinearCFG, PowerLawFamily,
+                        WindowCFG)
 from .. import Results, no_progress
 from .._common import require
+from .claims import schedules as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 from .common import Classes, Sampler, guided_runs, interpolate_at
 from .meanfield import mean_field, schedule_on_grid
 
@@ -61,29 +62,26 @@ class Config(Section):
         require(all(a >= -1 for a in self.power_alphas), "power_alphas: need α ≥ −1")
         return self
 
+    def scans(self) -> list[tuple[AbstractFamily, tuple[float, ...]]]:
+        """Every scanned variant: (its guidance family with the fixed parameters, the strengths)."""
+        out: list[tuple[AbstractFamily, tuple[float, ...]]] = [(ConstantCFG(), self.constant_ws)]
+        out += [(WindowCFG(w_late=wl, t_switch=ts), self.window_w_early)
+                for wl in self.window_w_late for ts in self.window_t_switch]
+        out.append((LinearCFG(w0=self.linear_w0), self.linear_omegas))
+        out += [(PowerLawFamily(alpha=a), self.power_omegas) for a in self.power_alphas]
+        out.append((AutoguidanceFamily(factor=self.auto_factor), self.auto_ws))
+        return out
+
 
 def _variants(cfg: Config) -> list[tuple[str, str, dict, tuple[float, ...], object]]:
     """(family, label, fixed params, strengths, builder(gm, strength, class) -> score)."""
-    out = [("constant", "constant w", {}, cfg.constant_ws, lambda gm, k, c: cfg_score(gm, c, Constant(k)))]
-    for wl in cfg.window_w_late:
-        for ts in cfg.window_t_switch:
-            out.append(("window", f"window w_late={wl:g}, t_switch={ts:g} (σ={float(sigma_of_t(ts)):.2f})",
-                        {"w_late": wl, "t_switch": ts}, cfg.window_w_early,
-                        lambda gm, k, c, wl=wl, ts=ts: cfg_score(gm, c, NegativeWindow(k, wl, ts))))
-    out.append(("linear", f"linear w0={cfg.linear_w0:g} + ω t", {"w0": cfg.linear_w0}, cfg.linear_omegas,
-                lambda gm, k, c: cfg_score(gm, c, LinearInTime(cfg.linear_w0, k))))
-    for a in cfg.power_alphas:
-        out.append(("power_law", f"power law α={a:g}", {"alpha": a}, cfg.power_omegas,
-                    lambda gm, k, c, a=a: power_law(gm, c, k, a)))
-    out.append(("autoguidance", f"autoguidance ×{cfg.auto_factor:g}", {"factor": cfg.auto_factor}, cfg.auto_ws,
-                lambda gm, k, c: autoguidance(gm, c, cfg.auto_factor, k)))
-    return out
+    return [(f.kind, f.label(), f.params(), ws, lambda gm, k, c, f=f: f.score(gm, c, k)) for f, ws in cfg.scans()]
 
 
 def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
     key = jax.random.key(cfg.seed)
     m = cfg.classes.count(cfg.dim, cfg.beta)
-    gm = cfg.classes.mixture(cfg.dim, jax.random.fold_in(key, 0), m)
+    gm = cfg.classes.mixture(cfg.dim, key=jax.random.fold_in(key, 0), n_classes=m)
     grid = cfg.sampler.grid()
     variants = _variants(cfg)
     scan, at_target = [], []
@@ -91,11 +89,12 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
     done: dict[str, list[dict]] = {}
     for j, ((family, label, params, _, build), k) in enumerate(progress(jobs, desc="schedules")):
         r = guided_runs(lambda c, build=build, k=k: build(gm, k, c), gm, cfg.targets, cfg.sampler,
-                        jax.random.fold_in(key, 1 + j))
+                        key=jax.random.fold_in(key, 1 + j))
         row = {"family": family, "variant": label, **{f"p_{n}": v for n, v in params.items()}, "strength": k,
                **{n: r[n] for n in METRICS}, **{n + "_spread": r[n + "_spread"] for n in ("overshoot", "var_par", "accuracy")}}
         scan.append(row)
         done.setdefault(label, []).append(row)
+    families = {f.label(): f for f, _ in cfg.scans()}
     for family, label, params, strengths, _ in variants:
         rs = done[label]
         acc = [r["accuracy"] for r in rs]
@@ -104,15 +103,14 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
                  "accuracy_range": [min(acc), max(acc)]}
         for n in METRICS:
             entry[n] = None if s_t is None else interpolate_at(s_t, strengths, [r[n] for r in rs])
-        if family in ("constant", "window", "linear") and s_t is not None:
-            sched = {"constant": lambda s: Constant(s), "linear": lambda s: LinearInTime(cfg.linear_w0, s),
-                     "window": lambda s: NegativeWindow(s, params.get("w_late", 0.0), params.get("t_switch", 1.0))}[family](s_t)
+        sched = None if s_t is None else families[label].schedule(s_t)
+        if sched is not None:  # the CFG families
             mf = mean_field(grid, sched, beta=cfg.beta, mean_std=cfg.classes.mean_std, std=cfg.classes.std,
                             solver=cfg.sampler.solver)
             entry["mean_field_overshoot"], entry["mean_field_var_ratio"] = mf["overshoot"], mf["var_ratio"]
             entry["mean_field_sigma_collapse"] = mf["sigma_collapse"]
         at_target.append(entry)
-    const = next(e for e in at_target if e["family"] == "constant")
+    const = next(e for e in at_target if isinstance(families[e["variant"]], ConstantCFG))
     comparison = {}
     for e in at_target:
         if e is const or e["var_par"] is None or const["var_par"] is None:
@@ -122,9 +120,9 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
             "var_perp_minus_constant": e["var_perp"] - const["var_perp"],
             "overshoot_minus_constant": e["overshoot"] - const["overshoot"],
             "restores_var_par_towards_1": abs(e["var_par"] - 1) < abs(const["var_par"] - 1)}
-    windows = [e for e in at_target if e["family"] == "window" and e["var_par"] is not None]
+    windows = [e for e in at_target if isinstance(families[e["variant"]], WindowCFG) and e["var_par"] is not None]
     best_window = max(windows, key=lambda e: e["var_par"]) if windows else None
-    floor = next((r for r in scan if r["family"] == "constant" and r["strength"] == 0.0), None)
+    floor = next((r for r in scan if r["variant"] == const["variant"] and r["strength"] == 0.0), None)
     metrics = {
         "dim": cfg.dim, "n_classes": m, "beta": cfg.beta, "target_accuracy": cfg.target_accuracy,
         "unguided": None if floor is None else {n: floor[n] for n in METRICS},
@@ -136,10 +134,11 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
                          "class accuracy first reaches target_accuracy",
             "restores_var_par_towards_1": "|ρ_∥ − 1| smaller than constant CFG's at the same accuracy"},
     }
-    return Results(metrics, {"schedule_scan": scan, "schedule_at_target": at_target}, _figures(cfg, scan, at_target, grid))
+    return Results(metrics, {"schedule_scan": scan, "schedule_at_target": at_target},
+                   _figures(cfg, scan, at_target, grid, families))
 
 
-def _figures(cfg: Config, scan, at_target, grid) -> dict:
+def _figures(cfg: Config, scan, at_target, grid, families: dict[str, AbstractFamily]) -> dict:
     figs = {}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     labels = list(dict.fromkeys(r["variant"] for r in scan))
@@ -164,11 +163,10 @@ def _figures(cfg: Config, scan, at_target, grid) -> dict:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     s = grid[:-1]
     for e in at_target:
-        if e["strength_at_target"] is None or e["family"] not in ("constant", "window", "linear"):
-            continue
         k = e["strength_at_target"]
-        sched = (Constant(k) if e["family"] == "constant" else LinearInTime(cfg.linear_w0, k) if e["family"] == "linear"
-                 else NegativeWindow(k, e["w_late"], e["t_switch"]))
+        sched = None if k is None else families[e["variant"]].schedule(k)
+        if sched is None:
+            continue
         ax.plot(s, schedule_on_grid(sched, s), label=f"{e['variant']} (strength {k:.2f})")
     ax.set_xscale("log")
     ax.set_xlabel("σ")

@@ -8,17 +8,20 @@ trajectory gap of the learned score against the exact joint score (from the same
 
   config.py    the pydantic Config and its sections (Data, Model, Train, Sweep, Eval; Loss, Optim)
   evaluate.py  score errors, trajectory gap, census
-  run.py       cells, train_cell, the resume driver `run(cfg, out_dir, ...)`, aggregation
-  report.py    Markdown table and figures
+  run.py       cells, train_cell, run_cell, `run(cfg, *, progress, resume) -> Results` (the study
+               interface, studies/base.py; checkpoints through a runio.Workspace), aggregation
+  report.py    Markdown and text tables, figures
+  cell.py      the public cell function the learned sweep kind calls
 """
 
 from .config import Config, Data, Eval, Loss, Model, Optim, Sweep, Train
 from .evaluate import evaluate, exact_references, score_errors
-from .report import markdown_table, write_figures
-from .run import SUMMARY_KEYS, aggregate, build_net, cells, mixture, net_hyper, run, train_cell
+from .report import figures, format_table, markdown_table, summary_text
+from .run import SUMMARY_KEYS, aggregate, build_net, cells, mixture, net_hyper, results, run, run_cell, train_cell
 
 __all__ = [
     "Config", "Data", "Model", "Loss", "Optim", "Train", "Sweep", "Eval",
-    "evaluate", "exact_references", "score_errors", "markdown_table", "write_figures",
-    "SUMMARY_KEYS", "aggregate", "build_net", "cells", "mixture", "net_hyper", "run", "train_cell",
+    "evaluate", "exact_references", "score_errors", "figures", "format_table", "markdown_table", "summary_text",
+    "SUMMARY_KEYS", "aggregate", "build_net", "cells", "mixture", "net_hyper", "results", "run", "run_cell",
+    "train_cell",
 ]

@@ -1,9 +1,10 @@
 """The learned-score study's config: one pydantic section per TOML table.
 
 `[data]` the opposite-corner mixture, `[model]` the networks (names from nets.NETS, EMBEDDINGS,
-PRECONDS), `[loss]` losses.Loss, `[optim]` training.Optim, `[train]` the loop, `[sweep]` lists
-that multiply the cells, `[eval]` the sampler and the census. Every rule is checked here, once;
-names become classes where the study builds its objects (run.py, evaluate.py).
+PRECONDS), `[loss]` losses.Loss, `[optim]` training.Optim, `[train]` training.Train, `[sweep]` lists
+that multiply the cells, `[eval]` the sampler (solvers.Solver objects, a processes.Grid) and the
+census. Every rule is checked here, once; network names become classes where the study builds its
+objects (run.py, evaluate.py).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from ....config import Section
 from ....losses import Loss
 from ....metrics.census import DEFAULT_TAIL
 from ....nets import EMBEDDINGS, FACTORIZED_MODES, NETS, PRECONDS
-from ....solvers import SOLVERS
-from ....training import Optim
+from ....processes import EDMGrid, Grid
+from ....solvers import EulerMaruyama, OdeEuler, Solver
+from ....training import Optim, Train
 
 Dim = Annotated[int, Field(ge=1, le=30)]
-SolverName = Literal[tuple(SOLVERS)]  # type: ignore[valid-type]
 
 
 class Data(Section):
@@ -51,14 +52,6 @@ class Model(Section):
         return self
 
 
-class Train(Section):
-    steps: int = Field(2000, ge=1)
-    batch: int = Field(256, ge=1)
-    steps_per_call: int = Field(500, ge=1)
-    checkpoint_every: int = Field(1000, ge=1)
-    seed: int = Field(0, ge=0)
-
-
 class Sweep(Section):
     """Empty lists mean the single value from data.dim, loss.band_factor, train.seed."""
 
@@ -70,11 +63,11 @@ class Sweep(Section):
 class Eval(Section):
     n_samples: int = Field(4000, ge=1)
     n_steps: int = Field(100, ge=1)
-    method: SolverName = "euler_maruyama"         # the sampler of the census
-    grid: Literal["edm", "geometric", "ddpm"] = "edm"
+    method: Solver = EulerMaruyama()              # the sampler of the census
+    grid: Grid = EDMGrid()
     sigma_max: float = Field(80.0, gt=0)
     sigma_min: float = Field(2e-3, gt=0)
-    gap_method: SolverName = "ode_euler"          # the sampler of the trajectory gap
+    gap_method: Solver = OdeEuler()               # the sampler of the trajectory gap
     tail: float = Field(DEFAULT_TAIL, gt=0, lt=1)  # census: an exact sample is real with prob. 1 − tail
     n_score: int = Field(1024, ge=1)
     score_sigmas: int = Field(16, ge=2)
@@ -96,6 +89,7 @@ def check_band(loss: Loss, data: Data) -> None:
 
 
 class Config(Section):
+    study: Literal["learned"] = "learned"        # the registry's name (a config without it is this study)
     name: str = "quickstart"
     data: Data = Data()
     model: Model = Model()

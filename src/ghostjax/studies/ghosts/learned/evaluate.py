@@ -16,14 +16,12 @@ from ....integrate import prior, sample
 from ....metrics.census import census, product_ghost_mass
 from ....mixtures import GaussianMixture
 from ....observers import Mean
-from ....processes import grid_from_config
 from ....scores import PairScore, pair_gap
-from ....solvers import solver_from_name
 from .config import Config
 
 
 @eqx.filter_jit
-def score_errors(score, gm: GaussianMixture, key: PRNGKeyArray, sigmas: Float[Array, " S"], n: int
+def score_errors(score, gm: GaussianMixture, *, key: PRNGKeyArray, sigmas: Float[Array, " S"], n: int
                  ) -> tuple[Float[Array, " S"], Float[Array, " S"]]:
     """Per σ in `sigmas` [S]: (E‖s − s*‖² / E‖s*‖², E σ²‖s − s*‖²/D) over x ~ p_σ, s* the exact
     joint score. Shapes [S], [S]."""
@@ -48,16 +46,16 @@ def _final_gap(x: Float[Array, "N D2"]) -> Float[Array, ""]:
     return jnp.mean(jax.vmap(pair_gap)(x))
 
 
-def _eval_arrays(score, gm, key, grid, score_sigmas, cfg: Config, gap: bool):
+def _eval_arrays(score, gm, *, key, grid, score_sigmas, cfg: Config, gap: bool):
     """Final samples, score errors, trajectory gap curve. (gj.sample is called at top level, not
     inside a jit: the integrator picks its own compilation options.)"""
     E = cfg.eval
     x0, xp, k_run, k_score = _starts(key, E.n_samples, gm.dim, grid[0])
-    x = sample(score, x0, grid, k_run, solver=solver_from_name(E.method)).x
-    rel, eps = score_errors(score, gm, k_score, score_sigmas, E.n_score)
+    x = sample(score, x0, grid, key=k_run, solver=E.method).x
+    rel, eps = score_errors(score, gm, key=k_score, sigmas=score_sigmas, n=E.n_score)
     if not gap:
         return x, rel, eps, np.zeros(grid.shape[0] - 1), np.asarray(grid[:-1]), 0.0
-    out = sample(PairScore(score, gm.score), xp, grid, k_run, solver=solver_from_name(E.gap_method),
+    out = sample(PairScore(score, gm.score), xp, grid, key=k_run, solver=E.gap_method,
                  observers={"gap": Mean(pair_gap)})
     return x, rel, eps, out.observations["gap"], out.sigmas, _final_gap(out.x)
 
@@ -66,11 +64,12 @@ def evaluate(score, gm: GaussianMixture, cfg: Config, gap: bool = True) -> dict:
     """Census, score errors and trajectory gap of `score` against the exact joint score of `gm`
     (gap=False: skip the gap, for the exact joint score itself, where it is 0 by construction)."""
     E = cfg.eval
-    grid = grid_from_config(E.grid, E.n_steps, E.sigma_max, E.sigma_min)
+    grid = E.grid.sigmas(E.n_steps, E.sigma_max, E.sigma_min)
     lo, hi = cfg.loss.band(float(gm.mode_std()))
     sig = np.geomspace(1e-3, 1e2, E.score_sigmas)
     both = jnp.asarray(np.concatenate([sig, np.geomspace(lo, hi, 5)]), jnp.float32)  # curve, then band
-    x, rel, eps, g, gs, final = _eval_arrays(score, gm, jax.random.PRNGKey(E.seed), grid, both, cfg, gap)
+    x, rel, eps, g, gs, final = _eval_arrays(score, gm, key=jax.random.PRNGKey(E.seed), grid=grid, score_sigmas=both,
+                                             cfg=cfg, gap=gap)
     rel, eps, g, gs = np.asarray(rel), np.asarray(eps), np.asarray(g), np.asarray(gs)
     rel, rel_b, eps, eps_b = rel[:sig.size], rel[sig.size:], eps[:sig.size], eps[sig.size:]
     c = census(x, gm, E.tail)

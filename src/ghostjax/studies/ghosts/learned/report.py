@@ -1,13 +1,10 @@
-"""The study's table (Markdown, mean ± std over seeds, exact references first) and figures
-(ghost fractions per dim; score error and trajectory gap against σ). Figures are plain
-matplotlib.figure.Figure objects: nothing here selects a backend or touches pyplot state.
+"""The study's tables (Markdown, mean ± std over seeds, exact references first; the text summary
+printed at the end of a run) and figures (ghost fractions per dim; score error and trajectory gap
+against σ). Figures are plain matplotlib.figure.Figure objects: nothing here selects a backend,
+touches pyplot state or writes a file.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-
-from ....runio import atomic_savefig
 
 
 def markdown_table(table: list[dict], refs: dict) -> str:
@@ -81,7 +78,25 @@ def curves_figure(rows: list[dict], refs: dict):
     return fig
 
 
-def write_figures(rows: list[dict], refs: dict, table: list[dict], out_dir: Path) -> None:
-    """figures/ghosts.png and figures/score_error_gap.png in `out_dir`."""
-    atomic_savefig(ghost_figure(table, refs), out_dir / "figures" / "ghosts.png", dpi=110)
-    atomic_savefig(curves_figure(rows, refs), out_dir / "figures" / "score_error_gap.png", dpi=110)
+def figures(rows: list[dict], refs: dict, table: list[dict]) -> dict:
+    """{"ghosts": ghost_figure, "score_error_gap": curves_figure} (figures/<name>.png of a run)."""
+    return {"ghosts": ghost_figure(table, refs), "score_error_gap": curves_figure(rows, refs)}
+
+
+def format_table(summary: list[dict]) -> str:
+    """The summary rows (summary.csv) as a fixed-width text table."""
+    lines = [f"{'score':<34} {'ghost':>7} {'off':>7} {'gap peak':>9} {'band err':>9}"]
+    for r in summary:
+        lines.append(f"{r['name']:<34} {r['ghost_fraction']:>7.3f} {r['off_fraction']:>7.3f} "
+                     f"{r['gap_peak']:>9.3f} {r['score_rel_err_band']:>9.3f}")
+    return "\n".join(lines)
+
+
+def summary_text(summary: list[dict], refs: dict) -> str:
+    """What a run prints when it ends: the text table, then per dim the best ghost fraction any
+    factorized score can reach (the product of marginals' ghost mass)."""
+    lines = [format_table(summary)]
+    for d in sorted(refs):
+        lines.append(f"D={d}: best possible ghost fraction of any factorized score "
+                     f"(product of marginals) 1 - w^D - (1-w)^D = {refs[d]['product_ghost_mass']:.4f}")
+    return "\n".join(lines)

@@ -8,7 +8,8 @@ or does it push the samples off the data? Run with
 
   config.py  the pydantic Config (study = "guidance_learned") and its [model] / [train] tables
   run.py     training, the guided scans, matching at the target accuracy, the off-data measures,
-             `run(cfg, out_dir)` (writes metrics.json, summary.csv, scan.csv, score_errors.csv, figures)
+             `run(cfg, *, progress, resume) -> Results` (metrics; curves scan, score_errors,
+             training, summary; figures frontier, score_errors)
 """
 
 from .config import Config

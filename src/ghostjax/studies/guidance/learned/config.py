@@ -3,7 +3,8 @@
 Top level: the class mixture (dim, n_classes, [classes]), the label dropout p_uncond, the guidance
 scans (constant_ws; window_w_early scanned for each window_w_late at window_t_switch), the target
 accuracy where schedules are compared, the guided sampler ([sampler]), and the network ([model]),
-loss ([loss], losses.Loss), optimiser ([optim], training.Optim) and training budget ([train]).
+loss ([loss], losses.Loss), optimiser ([optim], training.Optim) and training budget ([train],
+training.Train with one network per seed in `seeds`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pydantic import Field, model_validator
 
 from ....config import RunName, Section
 from ....losses import Loss
-from ....training import Optim
+from ....training import Optim, Train
 from ..._common import require
 from ..common import Classes, Sampler
 
@@ -27,12 +28,10 @@ class Model(Section):
     class_init: float = Field(1.0, gt=0)
 
 
-class Train(Section):
-    """Training budget: one network per seed in `seeds` (seeds give the spread of the learned rows)."""
+class GuidanceTrain(Train):
+    """training.Train with one network per seed in `seeds` (seeds give the spread of the learned
+    rows; `seed` is not used) and the sample count of the score-error table."""
 
-    steps: int = Field(6000, ge=1)
-    batch: int = Field(512, ge=1)
-    steps_per_call: int = Field(1000, ge=1)
     seeds: tuple[int, ...] = (0, 1)
     score_error_n: int = Field(2048, ge=16)   # exact noised samples for the score-error table
 
@@ -57,7 +56,7 @@ class Config(Section):
     model: Model = Model()
     loss: Loss = Loss()
     optim: Optim = Optim(lr=3e-3, warmup=200)
-    train: Train = Train()
+    train: GuidanceTrain = GuidanceTrain(steps=6000, batch=512, steps_per_call=1000)
 
     @model_validator(mode="after")
     def _rules(self):
@@ -71,6 +70,7 @@ class Config(Section):
                 "window_w_late: the late window must be negative")
         require(len(self.train.seeds) >= 1 and len(set(self.train.seeds)) == len(self.train.seeds),
                 "train.seeds: need at least one seed, all distinct")
+        require(self.train.seed == 0, "train.seed: not used here; one network per seed in train.seeds")
         require(self.loss.target == "dsm", "loss.target: the conditional objective needs 'dsm'")
         require(all(s > 0 for s in self.score_error_sigmas), "score_error_sigmas: must be positive")
         return self

@@ -1,4 +1,4 @@
-"""The learned-guidance study driver (package docstring). `run(cfg, out_dir)`:
+"""The learned-guidance study driver (package docstring). `run(cfg, *, progress, resume) -> Results`:
 
 1. the mixture: M = n_classes classes N(μ_k, s² I), μ_k ~ N(0, m² I) (guidance_common.Classes);
 2. per seed in train.seeds, a ConditionalMLP trained by training.fit with
@@ -24,40 +24,40 @@ Off-data measures of samples x [N, D] generated for class c (`off_data`):
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
 from jaxtyping import Array, Float, Int
 
 from ....conditional import LabelledMixture, conditional_dsm_loss
-from ....guidance import NegativeWindow, cfg as exact_cfg, sigma_of_t
+from ....config import tag_of
+from ....guidance import AbstractFamily, ConstantCFG, NegativeWindow, WindowCFG, cfg as exact_cfg, sigma_of_t
 from ....metrics.census import census
 from ....metrics.guidance import distortion_summary
 from ....mixtures import GaussianMixture
 from ....nets.conditional import ConditionalMLP, guided
-from ....runio import atomic_savefig, atomic_write_csv, atomic_write_json
 from ....training import ema_model, fit
+from ...base import Results, no_progress
 from ..common import Sampler, finite, guided_samples, interpolate_at
 from .config import Config
 
 METRICS = ("accuracy", "overshoot", "shift_in_std", "perp_shift", "var_par", "var_perp", "var_avg", "pr_ratio",
            "off_fraction", "log_p_gap", "nearest_radius")
+CONSTANT, WINDOW = tag_of(ConstantCFG), tag_of(WindowCFG)  # the rows' `family`
 
 
 # ------------------------------------------------------------------------------ measures
-def off_data(x, gm: GaussianMixture, label: int, key) -> dict:
+def off_data(x, gm: GaussianMixture, label: int, *, key) -> dict:
     """{'off_fraction', 'log_p_gap', 'nearest_radius'} of samples x [N, D] for class `label` (module doc)."""
     x = jnp.asarray(x, gm.means.dtype)
-    off, gap, radius = _off_stats(x, gm, jnp.int32(label), key)
+    off, gap, radius = _off_stats(x, gm, jnp.int32(label), key=key)
     return {"off_fraction": float(off), "log_p_gap": float(gap), "nearest_radius": float(radius)}
 
 
 @eqx.filter_jit
-def _off_stats(x: Float[Array, "n D"], gm: GaussianMixture, label: Int[Array, ""], key):
+def _off_stats(x: Float[Array, "n D"], gm: GaussianMixture, label: Int[Array, ""], *, key):
     n, d = x.shape
     zero = jnp.zeros((), gm.means.dtype)
     y = gm.means[label][None, :] + gm.stds[label][None, :] * jax.random.normal(key, (n, d), gm.means.dtype)
@@ -66,16 +66,16 @@ def _off_stats(x: Float[Array, "n D"], gm: GaussianMixture, label: Int[Array, ""
     return census(x, gm)["off_fraction"], (jnp.mean(lp[:n]) - jnp.mean(lp[n:])) / d, jnp.mean(jnp.sqrt(z2 / d))
 
 
-def measure(build, gm: GaussianMixture, targets: int, smp: Sampler, key) -> dict:
+def measure(build, gm: GaussianMixture, targets: int, smp: Sampler, *, key) -> dict:
     """Guided samples towards classes 0 … targets−1 (smp.n // targets each; build(c) -> score),
     every metric averaged over the targets, with '<metric>_spread' = (max − min)/2 across them."""
     each = smp.model_copy(update={"n": max(16, smp.n // targets)})
     runs = []
     for c in range(targets):
         kc = jax.random.fold_in(key, c)
-        x = guided_samples(build(c), gm, each, kc).x
+        x = guided_samples(build(c), gm, each, key=kc).x
         finite_x = bool(np.all(np.isfinite(np.asarray(x))))
-        r = {**distortion_summary(x, gm, c), **off_data(x, gm, c, jax.random.fold_in(kc, 7))} if finite_x else \
+        r = {**distortion_summary(x, gm, c), **off_data(x, gm, c, key=jax.random.fold_in(kc, 7))} if finite_x else \
             {m: float("nan") for m in METRICS}
         runs.append(r)
     out = {}
@@ -86,18 +86,18 @@ def measure(build, gm: GaussianMixture, targets: int, smp: Sampler, key) -> dict
     return out
 
 
-def score_errors(model, gm: GaussianMixture, sigmas, n: int, key) -> list[dict]:
+def score_errors(model, gm: GaussianMixture, sigmas, n: int, *, key) -> list[dict]:
     """Relative rms errors of the learned s(x|c), s(x) and Δ = s(x|c) − s(x) against the exact ones on
     n exact noised labelled samples per σ: ‖learned − exact‖ / ‖exact‖ over the batch."""
     rows = []
     for i, s in enumerate(sigmas):
-        e = _errors_at(model, gm, jnp.asarray(s, gm.means.dtype), jax.random.fold_in(key, i), n)
+        e = _errors_at(model, gm, jnp.asarray(s, gm.means.dtype), key=jax.random.fold_in(key, i), n=n)
         rows.append({"sigma": float(s), **{k: float(v) for k, v in e.items()}})
     return rows
 
 
 @eqx.filter_jit
-def _errors_at(model, gm: GaussianMixture, sig: Float[Array, ""], key, n: int) -> dict:
+def _errors_at(model, gm: GaussianMixture, sig: Float[Array, ""], *, key, n: int) -> dict:
     k0, k1 = jax.random.split(key)
     x, lab = gm.sample(k0, n, return_labels=True)
     lab = lab.astype(jnp.int32)
@@ -114,16 +114,16 @@ def _errors_at(model, gm: GaussianMixture, sig: Float[Array, ""], key, n: int) -
 
 
 # ------------------------------------------------------------------------------ the study
-def families(cfg: Config) -> list[tuple[str, str, dict, tuple[float, ...], object]]:
-    """(family, variant label, fixed params, strengths, strength -> Schedule)."""
+def families(cfg: Config) -> list[tuple[AbstractFamily, tuple[float, ...], object]]:
+    """(guidance family, strengths, strength -> Schedule): ConstantCFG over constant_ws, and a
+    WindowCFG(w_late, window_t_switch) over window_w_early for each of window_w_late."""
     ts = cfg.window_t_switch
-    # constant w is written as the window NegativeWindow(w, w, ·): every scan of a score then has
-    # one pytree structure and compiles the sampler once
-    out = [("constant", "constant w", {}, cfg.constant_ws, lambda k: NegativeWindow(k, k, ts))]
+    # ConstantCFG's w is written as the window NegativeWindow(w, w, ·): every scan of a score then
+    # has one pytree structure and compiles the sampler once
+    out = [(ConstantCFG(), cfg.constant_ws, lambda k: NegativeWindow(k, k, ts))]
     for wl in cfg.window_w_late:
-        out.append(("window", f"window w_late={wl:g}, t_switch={ts:g} (σ={float(sigma_of_t(ts)):.2f})",
-                    {"w_late": wl, "t_switch": ts}, cfg.window_w_early,
-                    lambda k, wl=wl: NegativeWindow(k, wl, ts)))
+        fam = WindowCFG(w_late=wl, t_switch=ts)
+        out.append((fam, cfg.window_w_early, fam.schedule))
     return out
 
 
@@ -171,13 +171,18 @@ def combine_seeds(entries: list[dict]) -> list[dict]:
     return out
 
 
-def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None = None, log=print) -> list[dict]:
-    """Run the study; write metrics.json, summary.csv (matched-accuracy rows, exact and learned side
-    by side), scan.csv, score_errors.csv, training.csv and figures/*.png in out_dir. Returns the summary rows."""
-    out_dir = Path(out_dir)
-    t_start = time.perf_counter()
+def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
+    """Run the study (the study interface, studies/base.py); writes nothing itself.
+
+    The networks train in memory: the study is short and reruns rather than resumes, so `resume` (a
+    runio.Workspace) is accepted and not used. Results: metrics (module docstring; `at_target` the
+    matched-accuracy rows, exact and learned side by side); curves {"scan", "score_errors",
+    "training", "summary"}; figures {"frontier", "score_errors" (when score_error_sigmas)}; summary:
+    the timings, the learned Δ errors per seed and the matched-accuracy table."""
+    del resume
+    log: list[str] = []
     key = jax.random.PRNGKey(cfg.seed)
-    gm = cfg.classes.mixture(cfg.dim, jax.random.fold_in(key, 0), cfg.n_classes)
+    gm = cfg.classes.mixture(cfg.dim, key=jax.random.fold_in(key, 0), n_classes=cfg.n_classes)
     data = LabelledMixture(gm, cfg.p_uncond)
     fams = families(cfg)
     scan_key = key if cfg.sampler_seed == 0 else jax.random.fold_in(key, 10**6 + cfg.sampler_seed)
@@ -185,28 +190,28 @@ def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None 
     def scan_score(score_name, seed, build_guided):
         rows = []
         j = 0
-        for family, variant, params, strengths, sched in fams:
+        for family, strengths, sched in fams:
             for k in strengths:
                 r = measure(lambda c, k=k, sched=sched: build_guided(c, sched(k)), gm, cfg.targets, cfg.sampler,
-                            jax.random.fold_in(scan_key, 1000 + j))  # the same random numbers for every score
-                rows.append({"score": score_name, "seed": seed, "family": family, "variant": variant,
-                             **{f"p_{n}": v for n, v in params.items()}, "strength": k, **r})
+                            key=jax.random.fold_in(scan_key, 1000 + j))  # the same random numbers for every score
+                rows.append({"score": score_name, "seed": seed, "family": family.kind, "variant": family.label(),
+                             **{f"p_{n}": v for n, v in family.params().items()}, "strength": k, **r})
                 j += 1
         return rows
 
     t0 = time.perf_counter()
     scan = scan_score("exact", "", lambda c, s: exact_cfg(gm, c, s))
-    log(f"exact scans: {time.perf_counter() - t0:.1f} s")
+    log.append(f"exact scans: {time.perf_counter() - t0:.1f} s")
     trained, errors = [], []
     for seed in cfg.train.seeds:
-        net, tlog = train_net(cfg, data, seed, progress)
-        errs = score_errors(net, gm, cfg.score_error_sigmas, cfg.train.score_error_n, jax.random.fold_in(key, 2))
+        net, tlog = train_net(cfg, data, seed, progress is not no_progress)
+        errs = score_errors(net, gm, cfg.score_error_sigmas, cfg.train.score_error_n, key=jax.random.fold_in(key, 2))
         errors += [{"seed": seed, **e} for e in errs]
         t0 = time.perf_counter()
         scan += scan_score(f"learned_s{seed}", seed, lambda c, s, net=net: guided(net, c, s))
         trained.append({"seed": seed, "train_s": tlog["train_s"], "final_loss": tlog["final_loss"],
                         "sample_s": round(time.perf_counter() - t0, 2)})
-        log(f"seed {seed}: trained in {tlog['train_s']:.1f} s (final loss {tlog['final_loss']:.4f}), "
+        log.append(f"seed {seed}: trained in {tlog['train_s']:.1f} s (final loss {tlog['final_loss']:.4f}), "
             f"scanned in {trained[-1]['sample_s']:.1f} s; rel. error of Δ = s(x|c) − s(x): "
             + ", ".join(f"σ={e['sigma']:g}: {e['rel_err_delta']:.2f}" for e in errs))
     matched = at_target(cfg, scan)
@@ -214,28 +219,21 @@ def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None 
     summary = [e for e in matched if e["score"] == "exact"] + learned + [e for e in matched if e["score"] != "exact"]
     answer = _answer(matched, learned)
     metrics = {
-        "meta": {**(meta or {}), "elapsed_s": round(time.perf_counter() - t_start, 1)}, "dim": cfg.dim, "n_classes": cfg.n_classes, "p_uncond": cfg.p_uncond,
+        "dim": cfg.dim, "n_classes": cfg.n_classes, "p_uncond": cfg.p_uncond,
         "target_accuracy": cfg.target_accuracy, "t_switch_sigma": float(sigma_of_t(cfg.window_t_switch)),
         "training": trained, "score_errors": errors, "at_target": summary, "answer": answer,
         "unguided": {r["score"]: {m: r[m] for m in METRICS} for r in scan
-                     if r["family"] == "constant" and r["strength"] == 0.0},
+                     if r["family"] == CONSTANT and r["strength"] == 0.0},
         "definitions": {
             "at_target": "metrics interpolated linearly in the family's strength at the strength where the scanned "
                          "class accuracy (exact posterior at σ = 0) first reaches target_accuracy",
             "learned": "mean over training seeds; *_halfrange = (max − min)/2 over seeds",
             "*_spread (scan.csv)": "(max − min)/2 over the target classes",
-            "off_fraction, log_p_gap, nearest_radius": "see experiments/guidance_learned/run.py"},
+            "off_fraction, log_p_gap, nearest_radius": "see studies/guidance/learned/run.py"},
     }
-    atomic_write_csv(out_dir / "scan.csv", scan)
-    atomic_write_csv(out_dir / "score_errors.csv", errors)
-    atomic_write_csv(out_dir / "training.csv", trained)
-    atomic_write_csv(out_dir / "summary.csv", summary)
-    for name, fig in _figures(cfg, scan, errors).items():
-        atomic_savefig(fig, out_dir / "figures" / f"{name}.png", dpi=110)
-        plt.close(fig)
-    atomic_write_json(out_dir / "metrics.json", metrics)
-    log(format_table(summary))
-    return summary
+    return Results(metrics=metrics, curves={"scan": scan, "score_errors": errors, "training": trained,
+                                            "summary": summary},
+                   figures=_figures(cfg, scan, errors), summary="\n".join(log + [format_table(summary)]))
 
 
 def _answer(matched: list[dict], learned: list[dict]) -> dict:
@@ -244,9 +242,9 @@ def _answer(matched: list[dict], learned: list[dict]) -> dict:
     out = {}
     groups = {"exact": [e for e in matched if e["score"] == "exact"], "learned (seed mean)": learned}
     for gname, es in groups.items():
-        const = next((e for e in es if e["family"] == "constant"), None)
+        const = next((e for e in es if e["family"] == CONSTANT), None)
         for e in es:
-            if e["family"] != "window" or const is None or e["var_par"] is None or const["var_par"] is None:
+            if e["family"] != WINDOW or const is None or e["var_par"] is None or const["var_par"] is None:
                 continue
             out[f"{gname}: {e['variant']}"] = {
                 "restores_var_par_towards_1": abs(e["var_par"] - 1) < abs(const["var_par"] - 1),
@@ -270,10 +268,14 @@ def format_table(summary: list[dict]) -> str:
 
 
 def _figures(cfg: Config, scan: list[dict], errors: list[dict]) -> dict:
+    """{"frontier", "score_errors"} as matplotlib.figure.Figure objects (no pyplot state)."""
+    from matplotlib.figure import Figure
+
     figs = {}
     panels = (("var_par", "ρ_∥ (variance along u / true)"), ("overshoot", "overshoot δμ_∥"),
               ("off_fraction", "census off-support fraction"), ("log_p_gap", "Δ log p_0 per dim vs class samples"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(19, 4.4))
+    fig = Figure(figsize=(19, 4.4))
+    axes = fig.subplots(1, len(panels))
     variants = list(dict.fromkeys(r["variant"] for r in scan))
     colours = {v: f"C{i}" for i, v in enumerate(variants)}
     for ax, (m, yl) in zip(axes, panels):
@@ -297,7 +299,8 @@ def _figures(cfg: Config, scan: list[dict], errors: list[dict]) -> dict:
 
     if not errors:  # score_error_sigmas = []: no score-error table
         return figs
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
     for seed in dict.fromkeys(e["seed"] for e in errors):
         es = [e for e in errors if e["seed"] == seed]
         s = [e["sigma"] for e in es]

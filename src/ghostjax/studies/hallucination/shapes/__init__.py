@@ -6,7 +6,8 @@ by the data set's own rules. Run with `python -m ghostjax.train --config configs
   config.py    the pydantic Config (study = "shapes") and its sections
   data.py      the generator (their rules and pixels, 64×64, and a 32×32 half-scale variant)
   classify.py  the hallucination classifier (connected components, template IoU, column rules)
-  run.py       `run(cfg, out_dir)`: train, sample, classify, rate with interval, detector
+  run.py       `run(cfg, *, progress, resume) -> Results`: train, sample, classify, rate with
+               interval, detector (writes nothing; the entry point writes the Results)
   report.py    figures
 """
 
@@ -14,5 +15,6 @@ from .classify import CATEGORIES, Classification, classify
 from .config import Config
 from .data import FULL, HALF, ShapesData, generate
 from .run import run
+from ..claims import shapes as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 
 __all__ = ["CATEGORIES", "Classification", "Config", "FULL", "HALF", "ShapesData", "classify", "generate", "run"]

@@ -2,8 +2,9 @@
 
 `study = "shapes"`. Tables: `[data]` (Simple Shapes size, count, seed), `[model]` (the score network:
 a UNet by default; any kind of nets.NETS, taking the hyperparameters it accepts), `[loss]`
-(losses.Loss, DDPM ε-prediction), `[optim]` (training.Optim), `[train]`, `[eval]` (sampler and
-detector), `[classify]` (the hallucination classifier). Defaults are the CPU budget (32×32);
+(losses.Loss, DDPM ε-prediction), `[optim]` (training.Optim), `[train]` (training.Train), `[eval]`
+(sampler and detector), `[classify]` (the hallucination classifier). A table is read over the
+study's defaults (the Config fields' defaults below). Defaults are the CPU budget (32×32);
 configs/shapes_gpu.toml holds the paper-scale 64×64 settings.
 """
 
@@ -18,7 +19,7 @@ from ....config import RunName, Section
 from ....losses import Loss
 from ....metrics.hallucination import WINDOW_STATS
 from ....nets import NETS
-from ....training import Optim
+from ....training import Optim, Train
 
 
 class Data(Section):
@@ -55,14 +56,6 @@ class Model(Section):
         return self
 
 
-class Train(Section):
-    steps: int = Field(3000, ge=1)
-    batch: int = Field(32, ge=1)
-    steps_per_call: int = Field(50, ge=1)
-    checkpoint_every: int = Field(1000, ge=1)
-    seed: int = Field(0, ge=0)
-
-
 class Eval(Section):
     n_samples: int = Field(512, ge=1)         # images drawn from the trained network
     batch: int = Field(256, ge=1)             # images per sampler call (one compilation)
@@ -84,22 +77,14 @@ class Classify(Section):
     min_iou: float = Field(0.8, gt=0, le=1)   # a blob is a shape when its IoU with it is at least this
 
 
-def default_loss() -> Loss:
-    return Loss(sigma_dist="ddpm", weighting="sigma2", ddpm_T=1000, ddpm_beta_start=1e-4, ddpm_beta_end=0.02)
-
-
-def default_optim() -> Optim:
-    return Optim(name="adam", lr=1e-3, warmup=100, final_lr_frac=0.1, clip=1.0, ema_decay=0.995)
-
-
 class Config(Section):
     study: Literal["shapes"] = "shapes"
     name: RunName = "shapes"
     data: Data = Data()
     model: Model = Model()
-    loss: Loss = Field(default_factory=default_loss)
-    optim: Optim = Field(default_factory=default_optim)
-    train: Train = Train()
+    loss: Loss = Loss.ddpm(1e-4, 0.02)
+    optim: Optim = Optim(name="adam", lr=1e-3, warmup=100, final_lr_frac=0.1, clip=1.0, ema_decay=0.995)
+    train: Train = Train(steps=3000, batch=32, steps_per_call=50)
     eval: Eval = Eval()
     classify: Classify = Classify()
 

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
-
-from ....runio import atomic_savefig
-
-
-def save(fig, out_dir: Path, name: str) -> None:
-    """figures/<name>.png in out_dir (atomic)."""
-    atomic_savefig(fig, Path(out_dir) / "figures" / f"{name}.png", dpi=110)
 
 
 def image_grid(x: np.ndarray, size: int, flagged: np.ndarray | None, title: str, cols: int = 8):

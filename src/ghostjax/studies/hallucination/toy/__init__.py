@@ -8,14 +8,19 @@ questions the paper left open. Run with `python -m ghostjax.train --config confi
   nets.py       the networks by name (AithalMLP shared / independent blocks, Fourier input, ...)
   fitting.py    training one network (training.fit on the fixed set, or on the mixture)
   evaluate.py   Aithal et al.'s sampler with the predicted-x0 window; support split, detector, windows
-  run.py        the basic task and `run(cfg, out_dir)` (writes metrics.json, summary.csv, figures)
+  run.py        the basic task and `run(cfg, *, progress, resume) -> Results` (metrics, the summary
+                and window-study tables, figures; writes nothing: the entry point writes them)
   recursive.py  recursive training with the none / random / variance selection rules
   questions.py  gap and number of modes, architecture, ghosts vs hallucinations
+  summary.py    the summary row of one network (shared by run.py, questions.py, cell.py)
+  cell.py       the public cell function the hallucination sweep kind calls
   report.py     figures
+Its claims (docs/REPRODUCTION.md rows) are in ../claims.py.
 """
 
 from .config import Config
 from .data import mixture, training_set
 from .run import run
+from ..claims import hallucination as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 
 __all__ = ["Config", "mixture", "run", "training_set"]

@@ -7,9 +7,10 @@
   architecture  network variants (width, depth, steps, Fourier input, exact-score regression)
   ghosts        the detector on the ghost samples of factorized scores (opposite corners)
 Tables: `[[data]]` (one or more data sets), `[model]`, `[loss]` (losses.Loss), `[optim]`
-(training.Optim), `[train]`, `[eval]` (sampler, detector, census), `[recursive]`, `[sweep]`.
-Defaults are Aithal et al.'s settings except the budgets (steps, batch, sample counts), which are
-the CPU ones; configs/*_gpu.toml hold the paper's.
+(training.Optim), `[train]` (training.Train and sigma_range), `[eval]` (sampler, detector, census),
+`[recursive]`, `[sweep]`. A table is read over the study's defaults (the Config fields' defaults):
+Aithal et al.'s settings except the budgets (steps, batch, sample counts), which are the CPU ones;
+configs/*_gpu.toml hold the paper's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ....config import RunName, Section
 from ....losses import Loss
 from ....metrics.census import DEFAULT_TAIL
 from ....metrics.hallucination import WINDOW_STATS
-from ....training import Optim
+from ....training import Optim, Train
 
 TASKS = ("basic", "recursive", "gap", "architecture", "ghosts")
 DATA_KINDS = ("line", "gaussian25", "gaussian25_rotated", "corners")
@@ -83,13 +84,11 @@ class Model(Section):
         return self
 
 
-class Train(Section):
-    steps: int = Field(4000, ge=1)
-    batch: int = Field(1024, ge=1)            # the paper: 10,000
-    steps_per_call: int = Field(250, ge=1)
-    checkpoint_every: int = Field(1000, ge=1)  # sweep cells: checkpoint period (the study runs keep none)
-    seed: int = Field(0, ge=0)                # network initialisation and batches
-    sigma_range: Literal["all", "sampler"] = "all"  # "sampler": train on the σ_t ≤ eval.sigma_cap only
+class HallucinationTrain(Train):
+    """training.Train (checkpoint_every: the sweep cells' period; the study runs keep none), and the
+    σ levels trained on: "all", or "sampler": only the σ_t ≤ eval.sigma_cap the sampler visits."""
+
+    sigma_range: Literal["all", "sampler"] = "all"
 
 
 class Eval(Section):
@@ -150,23 +149,15 @@ class Sweep(Section):
     seeds: tuple[Annotated[int, Field(ge=0)], ...] = ()  # extra training seeds (empty: train.seed)
 
 
-def default_loss() -> Loss:
-    return Loss(sigma_dist="ddpm", weighting="sigma2", ddpm_T=1000, ddpm_beta_start=0.001, ddpm_beta_end=0.2)
-
-
-def default_optim() -> Optim:
-    return Optim(name="adam", lr=1e-3, warmup=0, final_lr_frac=1.0, clip=0.0, ema_decay=0.0)
-
-
 class Config(Section):
     study: Literal["hallucination"] = "hallucination"
     name: RunName = "hallucination"
     task: Literal[TASKS] = "basic"  # type: ignore[valid-type]
     data: tuple[Data, ...] = (Data(),)
     model: Model = Model()
-    loss: Loss = Field(default_factory=default_loss)
-    optim: Optim = Field(default_factory=default_optim)
-    train: Train = Train()
+    loss: Loss = Loss.ddpm(0.001, 0.2)
+    optim: Optim = Optim(name="adam", lr=1e-3, warmup=0, final_lr_frac=1.0, clip=0.0, ema_decay=0.0)
+    train: HallucinationTrain = HallucinationTrain(steps=4000, batch=1024, steps_per_call=250)  # the paper: batch 10,000
     eval: Eval = Eval()
     recursive: Recursive = Recursive()
     sweep: Sweep = Sweep()

@@ -43,7 +43,7 @@ def mixture(d: Data) -> GaussianMixture:
 def training_set(d: Data, gm: GaussianMixture | None = None) -> EmpiricalData:
     """The fixed training sample of a data set: n_train rows, equal counts per mode, from `seed`."""
     gm = mixture(d) if gm is None else gm
-    return empirical(gm, jax.random.PRNGKey(d.seed), d.n_train)
+    return empirical(gm, key=jax.random.PRNGKey(d.seed), n=d.n_train)
 
 
 def label(d: Data) -> str:

@@ -32,13 +32,13 @@ def ddpm_sigmas(loss: Loss, sigma_cap: float) -> Float[Array, " m"]:
         raise ValueError(f"eval.{e}") from None
 
 
-def draw(score: Callable, dim: int, n: int, key: PRNGKeyArray, loss: Loss, E: Eval
+def draw(score: Callable, dim: int, n: int, *, key: PRNGKeyArray, loss: Loss, E: Eval
          ) -> tuple[Float[Array, "n D"], Float[Array, "k n D"]]:
     """n samples of `score` through the core sampler (ghostjax.ddpm.draw), and their predicted-x0
     trajectories over the last window_max steps, [window_max, n, D] (oldest first, the last entry is
     the sample itself)."""
     ddpm_sigmas(loss, E.sigma_cap)  # the study's error message on a bad cap
-    return core_ddpm.draw(score, dim, n, key, loss, sigma_cap=E.sigma_cap, window=E.window_max)
+    return core_ddpm.draw(score, dim, n, key=key, loss=loss, sigma_cap=E.sigma_cap, window=E.window_max)
 
 
 def detector(traj: Float[Array, "k n D"], positive: np.ndarray, E: Eval, stat: str | None = None,

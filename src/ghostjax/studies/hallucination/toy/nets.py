@@ -24,7 +24,7 @@ EXTRA: dict[str, Callable[[Model, str], dict]] = {
 }
 
 
-def build_net(m: Model, dim: int, key: PRNGKeyArray, *, kind: str | None = None, blocks: str = "shared",
+def build_net(m: Model, dim: int, *, key: PRNGKeyArray, kind: str | None = None, blocks: str = "shared",
               width: int | None = None, depth: int | None = None, t_proj: bool | None = None) -> AbstractScoreNet:
     """The network `kind` (default m.kind) with [model]'s hyperparameters, overridable per variant."""
     kind = kind or m.kind

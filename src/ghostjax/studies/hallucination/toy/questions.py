@@ -16,8 +16,6 @@ ghosts        opposite corners in D dimensions: samples of the exact joint and e
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -25,13 +23,14 @@ import numpy as np
 
 from ....metrics import hallucination as hm
 from ....metrics.census import GHOST, REAL, classify
+from ...base import Results
 from . import report
 from .config import Config, Variant
 from .data import label, mixture, training_set
 from .evaluate import ddpm_sigmas, detector, draw, measure
 from .fitting import net_key, train
 from .nets import build_net
-from .run import row
+from .summary import row
 
 
 def _key(cfg: Config, *salt: int) -> jax.Array:
@@ -56,19 +55,20 @@ def fit_trend(x: list[float], y: list[float]) -> dict:
             "power_intercept": float(p_int), "power_rms": float(np.sqrt(np.mean((lb - p_int - power * np.log(a)) ** 2)))}
 
 
-def run_gap(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
+def run_gap(cfg: Config, progress: bool, log) -> Results:
+    """The gap task: metrics {fits, between_per_gap_vs_K, summary, cells}, figure gap_trend."""
     E, d = cfg.eval, cfg.data[0]
     rows, cells = [], []
     for i, k in enumerate(cfg.sweep.n_modes):
         for j, gap in enumerate(cfg.sweep.gaps):
             dd = d.model_copy(update={"gap": float(gap), "n_modes": k})
             gm = mixture(dd)
-            ex, _ = draw(gm.score, 1, E.n_samples, _key(cfg, i, j, 0), cfg.loss, E)
+            ex, _ = draw(gm.score, 1, E.n_samples, key=_key(cfg, i, j, 0), loss=cfg.loss, E=E)
             exact = hm.support_split(np.asarray(ex), gm, E.tail)
-            net = build_net(cfg.model, 1, net_key(cfg.train.seed), blocks=cfg.model.blocks[0])
+            net = build_net(cfg.model, 1, key=net_key(cfg.train.seed), blocks=cfg.model.blocks[0])
             model, tlog = train(cfg, net, training_set(dd, gm), seed=cfg.train.seed, progress=progress,
                                 desc=f"K={k} gap={gap:g}")
-            x, traj = draw(model, 1, E.n_samples, _key(cfg, i, j, 1), cfg.loss, E)
+            x, traj = draw(model, 1, E.n_samples, key=_key(cfg, i, j, 1), loss=cfg.loss, E=E)
             m = measure(x, traj, gm, E, windows=False)
             r = row(f"K{k}_gap{gap:g}", label(dd), cfg.model.kind, cfg.train.seed, m,
                     {"n_modes": k, "gap": gap, "exact_out_fraction": exact["out_fraction"],
@@ -86,8 +86,8 @@ def run_gap(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
         pts = [(r["n_modes"] - 1, r["between_fraction"]) for r in rows if r["gap"] == gap]
         kk, bb = np.array(pts).T
         per_k[f"{gap:g}"] = float(np.sum(kk * bb) / np.sum(kk * kk))
-    report.save(report.trend_figure(rows, fits), out_dir, "gap_trend")
-    return {"fits": fits, "between_per_gap_vs_K": per_k, "summary": rows, "cells": cells}
+    return Results({"fits": fits, "between_per_gap_vs_K": per_k, "summary": rows, "cells": cells},
+                   figures={"gap_trend": report.trend_figure(rows, fits)})
 
 
 def score_error_between(model, gm, loss, sigma_cap: float, t_list=(1, 10, 50)) -> dict:
@@ -115,16 +115,17 @@ def _eps_errors(model, gm, xs, ss):
 
 
 def _variant_net(cfg: Config, v: Variant, dim: int, seed: int):
-    return build_net(cfg.model, dim, net_key(seed), kind=v.kind, blocks=v.blocks or cfg.model.blocks[0],
+    return build_net(cfg.model, dim, key=net_key(seed), kind=v.kind, blocks=v.blocks or cfg.model.blocks[0],
                      width=v.width, depth=v.depth, t_proj=v.t_proj)
 
 
-def run_architecture(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
+def run_architecture(cfg: Config, progress: bool, log) -> Results:
+    """The architecture task: metrics {exact, summary, cells}, figure architecture."""
     E, d = cfg.eval, cfg.data[0]
     gm, name = mixture(d), label(d)
     data = training_set(d, gm)
     rows, cells = [], []
-    x, traj = draw(gm.score, gm.dim, E.n_samples, _key(cfg, 0), cfg.loss, E)
+    x, traj = draw(gm.score, gm.dim, E.n_samples, key=_key(cfg, 0), loss=cfg.loss, E=E)
     ex = measure(x, traj, gm, E, windows=False)
     rows.append(row("exact", name, "exact", "", ex, {"score_err_between": {}}))
     log(f"exact: out {ex['split']['out_fraction']:.4f}")
@@ -133,7 +134,7 @@ def run_architecture(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
             net = _variant_net(cfg, v, gm.dim, s)
             model, tlog = train(cfg, net, data if v.source == "fixed" else gm, seed=s, steps=v.steps, target=v.target,
                                 progress=progress, desc=v.name)
-            x, traj = draw(model, gm.dim, E.n_samples, _key(cfg, 1), cfg.loss, E)
+            x, traj = draw(model, gm.dim, E.n_samples, key=_key(cfg, 1), loss=cfg.loss, E=E)
             m = measure(x, traj, gm, E, windows=False)
             err = score_error_between(model, gm, cfg.loss, E.sigma_cap)
             rows.append(row(v.name if len(cfg.sweep.seeds) < 2 else f"{v.name}_s{s}", name, v.kind or cfg.model.kind,
@@ -142,9 +143,8 @@ def run_architecture(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
             cells.append({"variant": v.name, "seed": s, **m, "train": tlog})
             log(f"{v.name} s{s}: out {m['split']['out_fraction']:.4f} (between {m['split']['between_fraction']:.4f}), "
                 f"ε-error between modes {err}")
-    report.save(report.bars_figure(rows[1:], ex["split"]["out_fraction"], f"{name}: variants at equal budget"),
-                out_dir, "architecture")
-    return {"exact": ex, "summary": rows, "cells": cells}
+    fig = report.bars_figure(rows[1:], ex["split"]["out_fraction"], f"{name}: variants at equal budget")
+    return Results({"exact": ex, "summary": rows, "cells": cells}, figures={"architecture": fig})
 
 
 def ghost_detection(x, traj, gm, cfg: Config) -> dict:
@@ -161,7 +161,8 @@ def ghost_detection(x, traj, gm, cfg: Config) -> dict:
     return out
 
 
-def run_ghosts(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
+def run_ghosts(cfg: Config, progress: bool, log) -> Results:
+    """The ghosts task: metrics {summary, cells}, figure ghost_roc."""
     E, d = cfg.eval, cfg.data[0]
     gm, name = mixture(d), label(d)
     data = training_set(d, gm)
@@ -173,7 +174,7 @@ def run_ghosts(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
         scores.append((v.name, model, tlog))
     rows, cells, curves = [], [], []
     for i, (sname, score, tlog) in enumerate(scores):
-        x, traj = draw(score, gm.dim, E.n_samples, _key(cfg, i), cfg.loss, E)
+        x, traj = draw(score, gm.dim, E.n_samples, key=_key(cfg, i), loss=cfg.loss, E=E)
         g = ghost_detection(x, traj, gm, cfg)
         gv = g.get("ghost_vs_real") or {}
         rows.append({"name": sname, "data": name, "real_fraction": g["real_fraction"],
@@ -187,6 +188,5 @@ def run_ghosts(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
             curves.append((f"{sname}: ghosts vs real, AUC {gv['auc']:.3f}", gv["roc"]))
         log(f"{sname}: real {g['real_fraction']:.3f} ghost {g['ghost_fraction']:.3f} off {g['off_fraction']:.3f}, "
             f"ghost AUC {gv.get('auc', float('nan')):.3f}")
-    if curves:
-        report.save(report.roc_figure(curves, f"{name}: does trajectory variance flag ghosts?"), out_dir, "ghost_roc")
-    return {"summary": rows, "cells": cells}
+    figures = {"ghost_roc": report.roc_figure(curves, f"{name}: does trajectory variance flag ghosts?")} if curves else {}
+    return Results({"summary": rows, "cells": cells}, figures=figures)

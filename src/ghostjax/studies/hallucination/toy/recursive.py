@@ -14,13 +14,12 @@ out-of-support fraction of the selected set that trains the next generation.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
 import numpy as np
 
 from ....data import EmpiricalData
 from ....metrics import hallucination as hm
+from ...base import Results
 from . import report
 from .config import Config
 from .data import label, mixture, training_set
@@ -31,7 +30,7 @@ from .nets import build_net
 ALIVE = 0.2  # a mode is alive while it holds at least this share of 1/K of the samples
 
 
-def select(rule: str, x: np.ndarray, score: np.ndarray, n: int, key: jax.Array) -> np.ndarray:
+def select(rule: str, x: np.ndarray, score: np.ndarray, n: int, *, key: jax.Array) -> np.ndarray:
     """Indices of the n rows of x kept by `rule`."""
     if rule == "variance":
         return hm.select_lowest(score, n)
@@ -40,7 +39,9 @@ def select(rule: str, x: np.ndarray, score: np.ndarray, n: int, key: jax.Array) 
     return np.arange(n)
 
 
-def run_recursive(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
+def run_recursive(cfg: Config, progress: bool, log) -> Results:
+    """The recursive task: metrics {data, n_keep, n_extra, generations, cells, summary}, figures
+    recursive_<data> and mode_weights_<data>."""
     E, R = cfg.eval, cfg.recursive
     d = cfg.data[0]
     gm, name = mixture(d), label(d)
@@ -53,10 +54,10 @@ def run_recursive(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
     rows, cells = [], []
 
     def generation(data, g: int, salt: int, desc: str):
-        net = build_net(cfg.model, gm.dim, net_key(seed, 100 + g), blocks=blocks)
+        net = build_net(cfg.model, gm.dim, key=net_key(seed, 100 + g), blocks=blocks)
         model, tlog = train(cfg, net, data, seed=seed + g, progress=progress, desc=desc)
         key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(E.seed), g), salt)
-        x, traj = draw(model, gm.dim, n + m, key, cfg.loss, E)
+        x, traj = draw(model, gm.dim, n + m, key=key, loss=cfg.loss, E=E)
         meas = measure(x, traj, gm, E, windows=False)
         score = np.asarray(hm.window_statistic(traj[-E.window:], E.stat))
         return np.asarray(x), score, meas, tlog
@@ -66,7 +67,7 @@ def run_recursive(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
         data = real
         for g in range(R.generations):
             x, score, meas, tlog = gen0 if g == 0 else generation(data, g, r_i + 1, f"{rule} gen {g}")
-            keep = select(rule, x, score, n, jax.random.fold_in(jax.random.PRNGKey(E.seed + 1), 100 * r_i + g))
+            keep = select(rule, x, score, n, key=jax.random.fold_in(jax.random.PRNGKey(E.seed + 1), 100 * r_i + g))
             kept_split = hm.support_split(x[keep], gm, E.tail)
             occ = np.asarray(meas["mode_occupancy"])
             mass = hm.mode_mass(x, gm)
@@ -88,6 +89,7 @@ def run_recursive(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
                 f"modes alive {rows[-1]['modes_alive']}/{k_modes} (real at {rows[-1]['modes_real']})")
             data = EmpiricalData(x[keep], float(gm.mode_std()))
     flat = [{k: v for k, v in r.items() if k not in ("mode_occupancy", "mode_mass")} for r in rows]
-    report.save(report.recursive_figure(rows, k_modes), out_dir, f"recursive_{name}")
-    report.save(report.occupancy_figure(rows, k_modes), out_dir, f"mode_weights_{name}")
-    return {"data": name, "n_keep": n, "n_extra": m, "generations": rows, "cells": cells, "summary": flat}
+    figures = {f"recursive_{name}": report.recursive_figure(rows, k_modes),
+               f"mode_weights_{name}": report.occupancy_figure(rows, k_modes)}
+    return Results({"data": name, "n_keep": n, "n_extra": m, "generations": rows, "cells": cells, "summary": flat},
+                   figures=figures)

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from ....runio import atomic_savefig
-
 IN_COLOR, BETWEEN_COLOR, BEYOND_COLOR = "C0", "C3", "C1"
-
-
-def save(fig, out_dir: Path, name: str) -> None:
-    """figures/<name>.png in out_dir (atomic)."""
-    atomic_savefig(fig, Path(out_dir) / "figures" / f"{name}.png", dpi=110)
 
 
 def _figure(nrows: int, ncols: int, w: float = 4.0, h: float = 3.4):

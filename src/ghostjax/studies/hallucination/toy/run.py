@@ -1,5 +1,6 @@
-"""The study driver: `run(cfg, out_dir, ...)` runs the config's task and writes metrics.json,
-summary.csv, window_study.csv and figures/*.png inside the run directory.
+"""The study driver: `run(cfg, *, progress, resume)` runs the config's task and returns its Results
+(studies/base.py): metrics.json's content, summary.csv and window_study.csv as curves, figures. It
+writes nothing; every network trains in memory.
 
 basic: for each [[data]] table, the exact score and every (block variant × seed) network, trained
 from scratch on the fixed training set at the same budget, sample through the same sampler; each
@@ -10,42 +11,24 @@ selection rule) and, for networks, the window study.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 
 from ....metrics import hallucination as hm
 from ....plots import window_study_figure
-from ....runio import atomic_write_csv, atomic_write_json
+from ...base import Results, no_progress
 from . import report
 from .config import Config
 from .data import label, mixture, training_set
 from .evaluate import draw, labels, measure
 from .fitting import net_key, train
 from .nets import build_net
+from .summary import row
 
 
 def seeds(cfg: Config) -> tuple[int, ...]:
     return cfg.sweep.seeds or (cfg.train.seed,)
-
-
-def row(name: str, data: str, score: str, seed, m: dict, extra: dict | None = None) -> dict:
-    """One flat summary row of a measured sample set."""
-    s, det = m["split"], m["detector"] or {}
-    sel = det.get("selection", {})
-    return {"name": name, "data": data, "score": score, "seed": seed, "n": s["n"],
-            "in_fraction": s["in_fraction"], "out_fraction": s["out_fraction"],
-            "out_fraction_se": s["out_fraction_se"], "between_fraction": s["between_fraction"],
-            "between_fraction_se": s["between_fraction_se"], "beyond_fraction": s["beyond_fraction"],
-            "beyond_fraction_se": s["beyond_fraction_se"], "auc": det.get("auc"), "auc_se": det.get("auc_se"),
-            "detection_at_retention": det.get("at_retention_detection"),
-            "detection_at_retention_se": det.get("at_retention_detection_se"),
-            "retention": det.get("at_retention_retention"), "selection_removed_out": sel.get("removed_out"),
-            "selection_kept_in": sel.get("kept_in"), "non_finite": m["non_finite"],
-            "deep_fraction": m.get("deep_fraction", 0.0), "auc_deep": (m.get("detector_deep") or {}).get("auc"),
-            "detection_deep_at_retention": (m.get("detector_deep") or {}).get("at_retention_detection"),
-            **(extra or {})}
 
 
 def _key(cfg: Config, *salt: int) -> jax.Array:
@@ -55,9 +38,11 @@ def _key(cfg: Config, *salt: int) -> jax.Array:
     return k
 
 
-def run_basic(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
+def run_basic(cfg: Config, progress: bool, log) -> Results:
+    """The basic task: metrics {cells, summary}, curves {window_study}, figures samples_<data>,
+    roc_<data>, window_study_<data>."""
     E = cfg.eval
-    cells, rows, windows = [], [], []
+    cells, rows, windows, figures = [], [], [], {}
     for i, d in enumerate(cfg.data):
         gm, name = mixture(d), label(d)
         data = training_set(d, gm)
@@ -65,7 +50,7 @@ def run_basic(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
         train_split = hm.support_split(np.asarray(data.x), gm, E.tail)
         if E.exact:
             t0 = time.perf_counter()
-            x, traj = draw(gm.score, gm.dim, E.n_samples, _key(cfg, i, 0), cfg.loss, E)
+            x, traj = draw(gm.score, gm.dim, E.n_samples, key=_key(cfg, i, 0), loss=cfg.loss, E=E)
             m = measure(x, traj, gm, E, windows=False)
             cells.append({"name": f"{name}_exact", "data": name, "score": "exact", "sample_s": round(time.perf_counter() - t0, 2), **m})
             rows.append(row(f"{name}_exact", name, "exact", "", m))
@@ -75,10 +60,10 @@ def run_basic(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
         for b in cfg.model.blocks:
             for s in seeds(cfg):
                 cname = f"{name}_{cfg.model.kind}_{b}_s{s}"
-                net = build_net(cfg.model, gm.dim, net_key(s), blocks=b)
+                net = build_net(cfg.model, gm.dim, key=net_key(s), blocks=b)
                 model, tlog = train(cfg, net, data, seed=s, progress=progress, desc=cname)
                 t0 = time.perf_counter()
-                x, traj = draw(model, gm.dim, E.n_samples, _key(cfg, i, 1), cfg.loss, E)
+                x, traj = draw(model, gm.dim, E.n_samples, key=_key(cfg, i, 1), loss=cfg.loss, E=E)
                 m = measure(x, traj, gm, E, windows=True)
                 cells.append({"name": cname, "data": name, "score": f"{cfg.model.kind}_{b}", "blocks": b, "seed": s,
                               "train": tlog, "sample_s": round(time.perf_counter() - t0, 2), **m})
@@ -92,36 +77,36 @@ def run_basic(cfg: Config, out_dir: Path, progress: bool, log) -> dict:
                 log(f"{cname}: out {m['split']['out_fraction']:.4f} (between {m['split']['between_fraction']:.4f}, "
                     f"beyond {m['split']['beyond_fraction']:.4f}), AUC "
                     f"{m['detector']['auc'] if m['detector'] else float('nan'):.3f}")
-        report.save(report.samples_figure(panels, np.asarray(gm.means), f"{name}: samples (DDPM, T = {cfg.loss.ddpm_T})"),
-             out_dir, f"samples_{name}")
+        figures[f"samples_{name}"] = report.samples_figure(panels, np.asarray(gm.means),
+                                                          f"{name}: samples (DDPM, T = {cfg.loss.ddpm_T})")
         if curves:
-            report.save(report.roc_figure(curves, f"{name}: detector ROC"), out_dir, f"roc_{name}")
+            figures[f"roc_{name}"] = report.roc_figure(curves, f"{name}: detector ROC")
         wrows = [w for w in windows if w["name"].startswith(name + "_")]
         if wrows:
             first = wrows[0]["name"]
-            report.save(window_study_figure([w for w in wrows if w["name"] == first], E.window, f"{first}: window study"),
-                 out_dir, f"window_study_{name}")
+            figures[f"window_study_{name}"] = window_study_figure([w for w in wrows if w["name"] == first], E.window,
+                                                                 f"{first}: window study")
         cells.append({"name": f"{name}_training_set", "data": name, "score": "training set", "split": train_split})
         rows.append({"name": f"{name}_training_set", "data": name, "score": "training set", "seed": "",
                      "n": train_split["n"], "in_fraction": train_split["in_fraction"],
                      "out_fraction": train_split["out_fraction"], "out_fraction_se": train_split["out_fraction_se"],
                      "between_fraction": train_split["between_fraction"],
                      "beyond_fraction": train_split["beyond_fraction"]})
-    if windows:
-        atomic_write_csv(out_dir / "window_study.csv", windows)
-    return {"cells": cells, "summary": rows}
+    return Results({"cells": cells, "summary": rows}, curves={"window_study": windows} if windows else {},
+                   figures=figures)
 
 
-def run(cfg: Config, out_dir: Path, *, progress: bool = True, meta: dict | None = None, log=print) -> list[dict]:
-    """Run the config's task; write metrics.json (meta, summary rows, cells) and summary.csv in
-    out_dir. Returns the summary rows."""
+def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
+    """Run the config's task and return its Results: metrics {task, summary rows, cells, ...}, the
+    summary rows as the `summary` curve (summary.csv) beside the task's curves and figures, and the
+    per-network lines as the summary text. Writes nothing. progress: no_progress (silent) or a
+    tqdm-like wrapper (training bars shown); resume: ignored (this study reruns; its networks train
+    in memory)."""
     from . import questions, recursive
 
     tasks = {"basic": run_basic, "recursive": recursive.run_recursive, "gap": questions.run_gap,
              "architecture": questions.run_architecture, "ghosts": questions.run_ghosts}
-    t0 = time.perf_counter()
-    res = tasks[cfg.task](cfg, out_dir, progress, log)
-    meta = {**(meta or {}), "elapsed_s": round(time.perf_counter() - t0, 1)}
-    atomic_write_json(out_dir / "metrics.json", {"meta": meta, "task": cfg.task, **res})
-    atomic_write_csv(out_dir / "summary.csv", res["summary"])
-    return res["summary"]
+    lines: list[str] = []
+    res = tasks[cfg.task](cfg, progress is not no_progress, lines.append)
+    return Results({"task": cfg.task, **res.metrics}, curves={"summary": res.metrics["summary"], **res.curves},
+                   figures=res.figures, summary="\n".join(lines))
