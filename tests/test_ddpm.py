@@ -39,7 +39,7 @@ def test_sampler_draws_the_data_law_and_respacing_converges_to_it():
     n, s2, key = 20000, 0.09, jax.random.PRNGKey(0)
 
     def moments(**kw):
-        x, traj = ddpm.draw(gm.score, 1, n, key, HO, window=5, **kw)
+        x, traj = ddpm.draw(gm.score, 1, n, key=key, loss=HO, window=5, **kw)
         x = np.asarray(x, np.float64)[:, 0]
         assert traj.shape == (5, n, 1) and np.all(np.isfinite(x))
         return x.mean(), x.var() / s2 - 1.0

@@ -71,7 +71,8 @@ def test_guided_sampler_matches_exact_discrete_recursion(case):
                 "heun_linear": G.LinearInTime(-0.5, 1.0)}[case]
     solver = gj.OdeHeun() if case == "heun_linear" else gj.EulerMaruyama()
     x0 = gj.prior(jax.random.key(0), n, 4, 10.0)
-    out = gj.sample(G.CFG(cond, uncond, schedule), x0, jnp.asarray(sigmas, jnp.float32), jax.random.key(1), solver=solver)
+    out = gj.sample(G.CFG(cond, uncond, schedule), x0, jnp.asarray(sigmas, jnp.float32), key=jax.random.key(1),
+                    solver=solver)
     x = np.asarray(out.x, np.float64)
     w_np = {"em_constant": lambda s: 1.5, "em_window": lambda s: 2.0 if 0.5 * np.log1p(s * s) > 0.45 else -0.5,
             "heun_linear": lambda s: -0.5 + 0.5 * np.log1p(s * s)}[case]
@@ -93,7 +94,7 @@ def test_meanfield_affine_step_matches_independent_recursion():
     params, _, _ = _two_gaussians()
     mu_c, s_c, mu_u, s_u = (p[0] for p in params)
     sigmas = np.asarray(gj.geometric_grid(10.0, 0.01, 30), np.float64)
-    for solver, name in (("euler_maruyama", "em"), ("ode_heun", "heun")):
+    for solver, name in ((gj.EulerMaruyama(), "em"), (gj.OdeHeun(), "heun")):
         m, V = 0.0, sigmas[0] ** 2
 
         def ab(s, w=0.7):
@@ -135,7 +136,7 @@ def test_schedules_values_and_sigma_time_round_trip():
 
 
 def test_guided_scores_reduce_to_their_parts_and_do_not_recompile():
-    gm = gj.GaussianMixture.random_classes(5, 4, jax.random.key(0), mean_std=2.0, std=0.5)
+    gm = gj.GaussianMixture.random_classes(5, 4, key=jax.random.key(0), mean_std=2.0, std=0.5)
     x = jax.random.normal(jax.random.key(1), (16, 5))
     sig = jnp.asarray(0.7, jnp.float32)
     cond = jax.vmap(lambda xi: gm.conditional_score(xi, sig, jnp.asarray(2)))(x)
@@ -178,7 +179,7 @@ def test_participation_ratio_on_known_spectra():
 
 
 def test_distortion_metrics_on_constructed_samples():
-    gm = gj.GaussianMixture.random_classes(8, 3, jax.random.key(2), mean_std=3.0, std=1.0)
+    gm = gj.GaussianMixture.random_classes(8, 3, key=jax.random.key(2), mean_std=3.0, std=1.0)
     mu, u, norm, _ = MG.class_frame(gm, 1)
     rng = np.random.default_rng(3)
     n = 20000
@@ -192,7 +193,7 @@ def test_distortion_metrics_on_constructed_samples():
 
 
 def test_class_accuracy_and_posterior_on_exact_class_samples():
-    gm = gj.GaussianMixture.random_classes(16, 6, jax.random.key(4), mean_std=4.0, std=0.5)
+    gm = gj.GaussianMixture.random_classes(16, 6, key=jax.random.key(4), mean_std=4.0, std=0.5)
     x = gm.means[3][None] + gm.stds[3][None] * jax.random.normal(jax.random.key(5), (500, 16))
     assert MG.class_accuracy(x, gm, 3) == 1.0
     assert MG.class_accuracy(x, gm, 2) == 0.0
@@ -208,10 +209,10 @@ def test_class_accuracy_and_posterior_on_exact_class_samples():
 def test_guided_run_speciation_is_earlier_with_guidance():
     from ghostjax.studies.guidance.common import Sampler, guided_run
 
-    gm = G.class_mixture(16, jax.random.key(6), n_classes=4, mean_std=1.0, std=1.0)
+    gm = G.class_mixture(16, key=jax.random.key(6), n_classes=4, mean_std=1.0, std=1.0)
     smp = Sampler(n=256, steps=48)
-    r0 = guided_run(G.cfg(gm, 0, 0.0), gm, 0, smp, jax.random.key(7), observe=True)
-    r2 = guided_run(G.cfg(gm, 0, 4.0), gm, 0, smp, jax.random.key(7), observe=True)
+    r0 = guided_run(G.cfg(gm, 0, 0.0), gm, 0, smp, key=jax.random.key(7), observe=True)
+    r2 = guided_run(G.cfg(gm, 0, 4.0), gm, 0, smp, key=jax.random.key(7), observe=True)
     assert r2["sigma_speciation"] > r0["sigma_speciation"]
     assert r2["overshoot"] > r0["overshoot"] + 0.1 and r2["accuracy"] >= r0["accuracy"]
 

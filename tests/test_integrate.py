@@ -8,6 +8,7 @@ import pytest
 
 import ghostjax as gj
 from ghostjax.metrics.census import census, corner_counts
+from ghostjax.solvers import SOLVERS
 
 MU = np.array([0.5, -1.0])
 STD = np.array([0.5, 0.3])
@@ -37,7 +38,7 @@ def test_euler_maruyama_matches_scheme_and_has_weak_order_one():
     for steps in (32, 64, 128):
         sig = gj.edm_grid(SIGMA_MAX, 0.002, steps)
         x0 = exact_init(jax.random.key(steps), gm, n, SIGMA_MAX)
-        out = gj.sample(gm.score, x0, sig, jax.random.key(100 + steps)).x
+        out = gj.sample(gm.score, x0, sig, key=jax.random.key(100 + steps)).x
         var = np.asarray(jnp.var(out, axis=0), np.float64)
         rec = em_variance_recursion(np.asarray(sig, np.float64), STD**2, STD**2 + SIGMA_MAX**2)
         se = rec * np.sqrt(2.0 / n)
@@ -60,21 +61,22 @@ def test_ode_strong_order_against_exact_flow(solver, order):
     steps = np.array([16, 32, 64])
     errs = []
     for n in steps:
-        out = gj.sample(gm.score, xT, gj.geometric_grid(SIGMA_MAX, 0.01, int(n)), jax.random.key(0), solver=solver).x
+        grid = gj.geometric_grid(SIGMA_MAX, 0.01, int(n))
+        out = gj.sample(gm.score, xT, grid, key=jax.random.key(0), solver=solver).x
         errs.append(np.max(np.abs(np.asarray(out) - exact)))
     slope = -np.polyfit(np.log(steps), np.log(errs), 1)[0]
     assert abs(slope - order) < 0.35, (errs, slope)
 
 
 def test_ddpm_vp_and_ve_sampler_agree_on_terminal_law():
-    gm, n = gaussian(), 2**15
+    gm, n = gaussian(), 2**13  # std's standard error 0.8 %: the 3 % tolerance is the discretisation's
     sig = gj.ddpm_grid(1000)  # linear β 1e-4…0.02; σ_T ≈ 157
     x0 = exact_init(jax.random.key(1), gm, n, float(sig[0]))
     for solver in (gj.DDPM(), gj.EulerMaruyama()):
-        out = gj.sample(gm.score, x0, sig, jax.random.key(2), solver=solver).x
+        out = gj.sample(gm.score, x0, sig, key=jax.random.key(2), solver=solver).x
         np.testing.assert_allclose(np.asarray(out.std(0)), STD, rtol=0.03, err_msg=str(solver))
         assert np.all(np.abs(np.asarray(out.mean(0)) - MU) < 5 * STD / np.sqrt(n))
-    out = gj.sample(gm.score, x0, sig, jax.random.key(3), solver=gj.DDPM(variance="posterior")).x
+    out = gj.sample(gm.score, x0, sig, key=jax.random.key(3), solver=gj.DDPM(variance="posterior")).x
     np.testing.assert_allclose(np.asarray(out.std(0)), STD, rtol=0.03)
 
 
@@ -84,7 +86,7 @@ def test_ve_and_vp_samplers_agree_on_mixture_weights():
     x0 = gj.prior(jax.random.key(4), n, 3, SIGMA_MAX)
     fr = {}
     for method in ("euler_maruyama", "ddpm", "ode_heun"):
-        out = gj.sample(gm.score, x0, sig, jax.random.key(5), solver=gj.solver_from_name(method))
+        out = gj.sample(gm.score, x0, sig, key=jax.random.key(5), solver=gj.solver_from_name(method))
         c = {**census(out.x, gm), "per_corner": corner_counts(out.x, gm)}
         fr[method] = c["per_corner"].get(7, 0) / n  # code 7 = (+,+,+)
         assert c["ghost_fraction"] < 0.005, (method, c)
@@ -98,11 +100,11 @@ def test_factorized_score_samples_product_of_marginals(dim, w):
     """Ghost fraction of the exact factorized score = 1 − w^D − (1 − w)^D."""
     gm, n = gj.GaussianMixture.opposite_corners(dim=dim, std=0.3, weight=w), 8192
     x0 = gj.prior(jax.random.key(6), n, dim, SIGMA_MAX)
-    out = gj.sample(gm.factorized_score, x0, gj.edm_grid(SIGMA_MAX, 0.002, 200), jax.random.key(7)).x
+    out = gj.sample(gm.factorized_score, x0, gj.edm_grid(SIGMA_MAX, 0.002, 200), key=jax.random.key(7)).x
     ghost = 1.0 - float(jnp.mean(jnp.all(out > 0, axis=1)) + jnp.mean(jnp.all(out < 0, axis=1)))
     want = 1 - w**dim - (1 - w) ** dim
     assert abs(ghost - want) < 4 * np.sqrt(want * (1 - want) / n) + 0.005, (ghost, want)
-    joint = gj.sample(gm.score, x0, gj.edm_grid(SIGMA_MAX, 0.002, 200), jax.random.key(7)).x
+    joint = gj.sample(gm.score, x0, gj.edm_grid(SIGMA_MAX, 0.002, 200), key=jax.random.key(7)).x
     assert census(joint, gm)["ghost_fraction"] < 0.005
 
 
@@ -121,11 +123,11 @@ def test_no_retrace_for_new_seed_sigmas_or_mixture_values():
     gm = gj.GaussianMixture.opposite_corners(dim=4, std=0.3)
     x0 = gj.prior(jax.random.key(0), 128, 4, 10.0)
     obs = {"m": gj.Mean(lambda x, s, sc: x)}
-    gj.sample(CountingScore(gm), x0, gj.edm_grid(10.0, 0.01, 20), jax.random.key(1), observers=obs)
+    gj.sample(CountingScore(gm), x0, gj.edm_grid(10.0, 0.01, 20), key=jax.random.key(1), observers=obs)
     first = CountingScore.traces
     assert first >= 1
     gm2 = gj.GaussianMixture.opposite_corners(dim=4, std=0.5, weight=0.2)
-    gj.sample(CountingScore(gm2), x0 + 1.0, gj.geometric_grid(7.0, 0.02, 20), jax.random.key(2), observers=obs)
+    gj.sample(CountingScore(gm2), x0 + 1.0, gj.geometric_grid(7.0, 0.02, 20), key=jax.random.key(2), observers=obs)
     assert CountingScore.traces == first
 
 
@@ -141,7 +143,7 @@ def test_observers_reduce_on_the_fly():
         "win": gj.Window(3, "x"),
         "x0": gj.Window(2, "x0"),
     }
-    r = gj.sample(gm.score, x0, sig, jax.random.key(1), solver=gj.OdeHeun(), observers=obs)
+    r = gj.sample(gm.score, x0, sig, key=jax.random.key(1), solver=gj.OdeHeun(), observers=obs)
     assert r.observations["mean"].shape == (steps, 2)
     np.testing.assert_allclose(r.observations["mean"][0], x0.mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(r.sigmas, sig[:-1])
@@ -152,9 +154,9 @@ def test_observers_reduce_on_the_fly():
     win = r.observations["win"]
     assert win.shape == (3, n, 2)
     # The deterministic ODE on the grid cut before the last step ends where the window's last entry is.
-    short = gj.sample(gm.score, x0, sig[:-1], jax.random.key(1), solver=gj.OdeHeun()).x
+    short = gj.sample(gm.score, x0, sig[:-1], key=jax.random.key(1), solver=gj.OdeHeun()).x
     np.testing.assert_allclose(win[-1], short, rtol=1e-5, atol=1e-5)
-    shorter = gj.sample(gm.score, x0, sig[:-3], jax.random.key(1), solver=gj.OdeHeun()).x
+    shorter = gj.sample(gm.score, x0, sig[:-3], key=jax.random.key(1), solver=gj.OdeHeun()).x
     np.testing.assert_allclose(win[0], shorter, rtol=1e-5, atol=1e-5)
     # The x0 window holds Tweedie predictions at the last two noise levels.
     tw = short + sig[-2] ** 2 * jax.vmap(gm.score, (0, None))(short, sig[-2])
@@ -165,8 +167,8 @@ def test_final_denoise_applies_tweedie_at_last_sigma():
     gm = gj.GaussianMixture.opposite_corners(dim=2, std=0.3)
     x0 = gj.prior(jax.random.key(0), 256, 2, 5.0)
     sig = gj.geometric_grid(5.0, 0.2, 10, include_zero=False)
-    plain = gj.sample(gm.score, x0, sig, jax.random.key(1), solver=gj.OdeEuler()).x
-    den = gj.sample(gm.score, x0, sig, jax.random.key(1), solver=gj.OdeEuler(), final_denoise=True).x
+    plain = gj.sample(gm.score, x0, sig, key=jax.random.key(1), solver=gj.OdeEuler()).x
+    den = gj.sample(gm.score, x0, sig, key=jax.random.key(1), solver=gj.OdeEuler(), final_denoise=True).x
     np.testing.assert_allclose(den, jax.vmap(gm.denoise, (0, None))(plain, 0.2), rtol=1e-4, atol=1e-4)
 
 
@@ -187,7 +189,7 @@ def test_bad_sampler_input(kwargs, name):
     # Without the test-time jaxtyping hook the sampler's own check raises ValueError; under the hook the
     # annotation check may fire first, a TypeError that names the parameter just the same.
     with pytest.raises((ValueError, TypeError), match=name):
-        gj.sample(gm.score, args["x_init"], args["sigmas"], jax.random.key(0), solver=args["solver"],
+        gj.sample(gm.score, args["x_init"], args["sigmas"], key=jax.random.key(0), solver=args["solver"],
                   observers=args.get("observers"))
 
 
@@ -199,11 +201,11 @@ def test_sample_composes_with_jit_and_vmap():
 
     @jax.jit
     def run(keys):
-        return jax.vmap(lambda k: gj.sample(gm.score, x0, sig, k).x)(keys)
+        return jax.vmap(lambda k: gj.sample(gm.score, x0, sig, key=k).x)(keys)
 
     keys = jax.random.split(jax.random.key(1), 3)
     batched = run(keys)
-    single = gj.sample(gm.score, x0, sig, keys[1]).x
+    single = gj.sample(gm.score, x0, sig, key=keys[1]).x
     np.testing.assert_allclose(batched[1], single, rtol=1e-5, atol=1e-5)
 
 
@@ -214,9 +216,34 @@ def test_observer_holding_a_module_does_not_retrace_for_new_mixture_values():
     x0 = gj.prior(jax.random.key(0), 64, 3, 5.0)
     sig = gj.geometric_grid(5.0, 0.05, 8)
     CountingScore.traces = 0
-    a = gj.sample(CountingScore(gm), x0, sig, jax.random.key(1), observers={"g": gj.Mean(gap_terms(gm))})
+    a = gj.sample(CountingScore(gm), x0, sig, key=jax.random.key(1), observers={"g": gj.Mean(gap_terms(gm))})
     first = CountingScore.traces
     gm2 = gj.GaussianMixture.opposite_corners(dim=3, std=0.5, weight=0.3)
-    b = gj.sample(CountingScore(gm2), x0, sig, jax.random.key(1), observers={"g": gj.Mean(gap_terms(gm2))})
+    b = gj.sample(CountingScore(gm2), x0, sig, key=jax.random.key(1), observers={"g": gj.Mean(gap_terms(gm2))})
     assert CountingScore.traces == first
     assert not np.allclose(a.observations["g"], b.observations["g"])  # the new values were used
+
+
+@pytest.mark.parametrize("name", list(SOLVERS))
+def test_solver_affine_form_is_its_step_on_an_affine_score(name):
+    """solver.affine (float64 closed form, used by the mean-field recursions) against the solver's own
+    step run on the affine score g(x, σ) = a(σ) − b(σ) x: A = step(1) − step(0), B = step(0) at z = 0,
+    √q = step(0, z = 1) − B."""
+    solver = gj.solver_from_name(name)
+    assert solver == SOLVERS[name]() and solver.name == name
+    ab = {2.0: (0.3, 0.7), 1.2: (-0.2, 0.9), 0.0: (0.0, 0.0)}  # (a, b) at each σ
+    for sig, sn in ((2.0, 1.2), (1.2, 0.0)):
+        def score(x, s):
+            a, b = (jnp.where(s == 1.2, ab[1.2][i], jnp.where(s == 2.0, ab[2.0][i], ab[0.0][i])) for i in (0, 1))
+            return a - b * x
+
+        def step(x, z):
+            x = jnp.full((1, 1), x, jnp.float32)
+            return float(solver.step(score, x, score(x, sig), jnp.float32(sig), jnp.float32(sn), jnp.full((1, 1), z, jnp.float32))[0, 0])
+
+        A, B, q = solver.affine(ab[sig], ab[sn], sig, sn)
+        b0 = step(0.0, 0.0)
+        assert b0 == pytest.approx(B, rel=1e-5, abs=1e-6)
+        assert step(1.0, 0.0) - b0 == pytest.approx(A, rel=1e-5, abs=1e-6)
+        assert step(0.0, 1.0) - b0 == pytest.approx(np.sqrt(q), rel=1e-5, abs=1e-6)
+        assert (q > 0) == solver.stochastic

@@ -115,7 +115,7 @@ def test_distribution_gap_equals_fisher_difference_by_quadrature(weight):
     gm = gj.GaussianMixture.opposite_corners(2, 0.3, weight)
     means, w = np.array([[1.0, 1.0], [-1.0, -1.0]]), np.array([weight, 1 - weight])
     sig = np.array([0.3, 0.6])
-    groups = distribution_gap(gm, sig, 16384, jax.random.key(0), groups=32)
+    groups = distribution_gap(gm, sig, 16384, key=jax.random.key(0), groups=32)
     vals = groups.mean(1)
     se = groups.std(1) / np.sqrt(32)  # Δ² is heavy-tailed: compare within 4 standard errors
     for j, s in enumerate(sig):
@@ -131,7 +131,7 @@ def test_distribution_gap_equals_fisher_difference_by_quadrature(weight):
 def test_group_mean_observer_and_trajectory_gap_shapes():
     gm = gj.GaussianMixture.opposite_corners(2, 0.3)
     grid = gj.geometric_grid(5.0, 0.05, 12)
-    s, v, x = trajectory_gap(gm, grid, 64, jax.random.key(1), gj.OdeEuler(), groups=8)
+    s, v, x = trajectory_gap(gm, grid, 64, key=jax.random.key(1), solver=gj.OdeEuler(), groups=8)
     assert v.shape == (12, 8, 3) and s.shape == (12,) and x.shape == (64, 2)
     assert np.all(v >= 0) and np.all(np.isfinite(v))
     # Δ² = ‖s_j‖² − 2 s_j·s_f + ‖s_f‖² ≤ (‖s_j‖ + ‖s_f‖)² per particle, hence per group mean of the bound
@@ -161,7 +161,7 @@ def test_covariance_speciation_opposite_corners():
 
 def test_clone_probability_limits():
     gm = gj.GaussianMixture.opposite_corners(2, 0.3)
-    phi = clone_probability(gm, np.array([0.05, 30.0]), 256, jax.random.key(2), n_steps=25)
+    phi = clone_probability(gm, np.array([0.05, 30.0]), 256, key=jax.random.key(2), n_steps=25)
     assert phi["phi_mode"][0] > 0.97           # already committed: both copies end together
     assert 0.35 < phi["phi_mode"][1] < 0.65    # far above speciation: independent ends (½)
 

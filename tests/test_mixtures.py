@@ -127,7 +127,7 @@ def test_finite_far_from_modes_float32(d):
 
 
 def test_many_modes_large_k_stays_finite_and_matches_autodiff():
-    gm = gj.GaussianMixture.random_classes(16, 3000, jax.random.key(10), std=0.2, chunk=512)
+    gm = gj.GaussianMixture.random_classes(16, 3000, key=jax.random.key(10), std=0.2, chunk=512)
     xs = jax.random.normal(jax.random.key(11), (4, 16))
     score, ad = batched(gm.score), batched(jax.grad(gm.log_prob))
     for sigma in (0.0, 0.3, 30.0):
@@ -187,7 +187,7 @@ def test_constructors():
     np.testing.assert_allclose(np.abs(g25.means).max(), 4 / 2.8288, rtol=1e-3)
     ln = gj.GaussianMixture.line([1.0, 2.0, 3.0], std=0.05)
     assert ln.means.shape == (3, 1) and ln.dim == 1
-    rc = gj.GaussianMixture.random_classes(8, 50, jax.random.key(2))
+    rc = gj.GaussianMixture.random_classes(8, 50, key=jax.random.key(2))
     assert rc.means.shape == (50, 8)
 
 

@@ -94,7 +94,7 @@ def test_dispatch_rule():
 
 def test_vmapped_score_is_a_gemm():
     """Per-example code, but vmapped over N particles the logits are an [N, 2D] @ [2D, C] product."""
-    gm = gj.GaussianMixture.random_classes(128, 10_000, jax.random.key(0), std=0.5)
+    gm = gj.GaussianMixture.random_classes(128, 10_000, key=jax.random.key(0), std=0.5)
     text = str(jax.make_jaxpr(jax.vmap(gm.score, (0, None)))(jnp.zeros((64, 128)), 0.5))
     dots = [line for line in text.splitlines() if "dot_general[" in line]
     shapes = {line.split("=")[0].split(":")[-1].strip() for line in dots}
@@ -168,7 +168,7 @@ def test_heterogeneous_stds_padding_and_zero_weights():
 
 def test_log_prob_gradient_is_the_score():
     """Autodiff through the products (and the exact recomputation) gives the score, also far out."""
-    gm = gj.GaussianMixture.random_classes(32, 700, jax.random.key(4), mean_std=2.0, std=0.3)
+    gm = gj.GaussianMixture.random_classes(32, 700, key=jax.random.key(4), mean_std=2.0, std=0.3)
     xs = jnp.concatenate([2.0 * jax.random.normal(jax.random.key(5), (8, 32)), jnp.full((2, 32), 40.0)])
     score, ad = batched(gm.score), batched(jax.grad(gm.log_prob))
     for sigma in (0.0, 0.1, 1.0, 30.0):
@@ -180,7 +180,7 @@ def test_log_prob_gradient_is_the_score():
 @pytest.mark.parametrize("d", [16, 1024])
 def test_finite_far_from_modes(d):
     """No NaN/inf from σ = 0 to 1e3·σ_data, at and far from the modes (matrix-product path)."""
-    gm = gj.GaussianMixture.random_classes(d, 600, jax.random.key(6), std=0.3)
+    gm = gj.GaussianMixture.random_classes(d, 600, key=jax.random.key(6), std=0.3)
     assert _matmul.use_matmul(600, d)
     xs = jnp.stack([jnp.full((d,), 1e3), jnp.zeros((d,)), jnp.linspace(-50.0, 80.0, d), gm.means[0]])
     for fn in (gm.score, gm.denoise, gm.log_prob, gm.log_responsibilities):
@@ -213,7 +213,7 @@ def test_closed_over_mixture_in_research_jit(options):
     jaxlib 0.10.2 miscompiles YNNPACK dots whose operand folds to a broadcast scalar, which is what
     1/(s² + σ²) is for equal stds (benchmarks/README.md); the products here must stay correct."""
     k, d, n = 10_000, 128, 64
-    gm = gj.GaussianMixture.random_classes(d, k, jax.random.key(8), mean_std=2.0, std=0.5)
+    gm = gj.GaussianMixture.random_classes(d, k, key=jax.random.key(8), mean_std=2.0, std=0.5)
     kw = {"compiler_options": options} if options and jax.default_backend() == "cpu" else {}
     score = jax.jit(lambda x: jax.vmap(gm.score, (0, None))(x, 0.5), **kw)
     log_prob = jax.jit(lambda x: jax.vmap(gm.log_prob, (0, None))(x, 0.5), **kw)
@@ -228,12 +228,12 @@ def test_closed_over_mixture_in_research_jit(options):
 def test_sampler_with_closed_over_score():
     """The same hazard through gj.sample (its own compile options): a lambda closing over the
     mixture must give the trajectories of the bound method (whose arrays are traced)."""
-    gm = gj.GaussianMixture.random_classes(64, 2048, jax.random.key(10), mean_std=2.0, std=0.5)
+    gm = gj.GaussianMixture.random_classes(64, 2048, key=jax.random.key(10), mean_std=2.0, std=0.5)
     kw = {"solver": gj.EulerMaruyama()} if hasattr(gj, "EulerMaruyama") else {"method": "euler_maruyama"}
     x0 = gj.prior(jax.random.key(11), 64, 64, 20.0)
     sig = jnp.asarray([20.0, 5.0, 1.0, 0.2])
-    a = gj.sample(gm.score, x0, sig, jax.random.key(12), **kw).x
-    b = gj.sample(lambda x, s: gm.score(x, s), x0, sig, jax.random.key(12), **kw).x
+    a = gj.sample(gm.score, x0, sig, key=jax.random.key(12), **kw).x
+    b = gj.sample(lambda x, s: gm.score(x, s), x0, sig, key=jax.random.key(12), **kw).x
     assert bool(jnp.all(jnp.isfinite(b)))
     np.testing.assert_allclose(a, b, atol=5e-3)  # float32 rounding of differently folded constants
 
@@ -241,7 +241,7 @@ def test_sampler_with_closed_over_score():
 # ---------------------------------------------------------------------------------- memory
 def test_memory_bounded_for_1e5_particles():
     """N = 1e5, K = 1e4, D = 128 vmapped at once: XLA's buffers stay well under 2 GiB."""
-    gm = gj.GaussianMixture.random_classes(128, 10_000, jax.random.key(13), std=0.5)
+    gm = gj.GaussianMixture.random_classes(128, 10_000, key=jax.random.key(13), std=0.5)
     x = jax.ShapeDtypeStruct((100_000, 128), jnp.float32)
     compiled = jax.jit(jax.vmap(gm.score, (0, None))).lower(x, 0.5).compile()
     mem = compiled.memory_analysis()

@@ -79,3 +79,20 @@ def test_traced_sigma_grid_matches_processes(kind):
     traced = jax.jit(lambda hi, lo, rho: P.grid_from_config(kind, 40, hi, lo, rho))
     got = traced(jnp.float32(30.0), jnp.float32(0.01), jnp.float32(7.0))
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=2e-5)
+
+
+def test_grid_classes_are_the_grid_functions_and_trace():
+    """Each GRIDS class gives its function's grid; σ_max, σ_min (and ρ through model_copy) may be traced."""
+    assert list(P.GRIDS) == ["geometric", "edm", "ddpm"] and all(P.GRIDS[k]().kind == k for k in P.GRIDS)
+    np.testing.assert_array_equal(P.GeometricGrid().sigmas(30, 10.0, 0.01), gj.geometric_grid(10.0, 0.01, 30))
+    np.testing.assert_array_equal(P.EDMGrid(rho=3.0).sigmas(30, 10.0, 0.01), gj.edm_grid(10.0, 0.01, 30, rho=3.0))
+    ddpm = P.DDPMGrid(beta_start=1e-3, beta_end=0.2, schedule="cosine")
+    np.testing.assert_array_equal(ddpm.sigmas(50, 1.0, 0.5), gj.ddpm_grid(50, 1e-3, 0.2, "cosine"))
+    assert not ddpm.spans_range and P.EDMGrid.spans_range
+    hi, lo, rho = jnp.asarray([30.0, 5.0]), jnp.asarray([0.01, 0.1]), jnp.asarray([7.0, 3.0])
+    got = jax.vmap(lambda h, m, r: P.EDMGrid().model_copy(update={"rho": r}).sigmas(20, h, m))(hi, lo, rho)
+    for i in range(2):
+        ref = gj.edm_grid(float(hi[i]), float(lo[i]), 20, rho=float(rho[i]))
+        np.testing.assert_allclose(np.asarray(got[i]), np.asarray(ref), rtol=2e-5)
+    with pytest.raises(ValueError, match="grid: expected one of geometric, edm, ddpm"):
+        P.as_grid("spiral")

@@ -119,12 +119,12 @@ def test_large_config_batches_fit_the_element_cap():
 
 
 def test_learned_cells_train_one_network_each():
-    from ghostjax.sweeps import learned
+    from ghostjax.studies.ghosts.learned.cell import study_config
 
     cfg = load_config(SweepConfig, REPO / "configs" / "sweep_learned.toml")
     cells = expand(cfg)
     c = next(c for c in cells if c.varied == {"data.dim": 8, "loss.band_factor": 10.0, "net": "pooled", "train.seed": 2})
-    study = learned.study_config(c.settings, c.id)
+    study = study_config(c.settings, c.id)
     assert study.model.kinds == ("pooled",) and study.data.dim == 8 and study.loss.band_factor == 10.0
     assert study.train.seed == 2 and study.train.steps == 1500
     with pytest.raises(ConfigError, match="net: expected one of"):

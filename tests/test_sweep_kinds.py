@@ -104,10 +104,10 @@ def test_guidance_sweep_matches_the_studies_sampler_and_resumes(tmp_path):
     assert [r["w"] for r in table] == [0.0, 3.0] and table[0] == first[0]
     assert (out / "results.csv").is_file()
     key = jax.random.PRNGKey(3)
-    gm = class_mixture(6, jax.random.fold_in(key, 0), n_classes=3, mean_std=1.0, std=1.0)
+    gm = class_mixture(6, key=jax.random.fold_in(key, 0), n_classes=3, mean_std=1.0, std=1.0)
     smp = Sampler(n=64, steps=24)
     for r in table:  # the same samples through the studies' unbatched path: same metrics
-        ref = guided_run(cfg_score(gm, 0, Constant(r["w"])), gm, 0, smp, jax.random.fold_in(key, 1))
+        ref = guided_run(cfg_score(gm, 0, Constant(r["w"])), gm, 0, smp, key=jax.random.fold_in(key, 1))
         for k in ("overshoot", "var_par", "var_perp", "pr_ratio"):
             np.testing.assert_allclose(r[k], ref[k], rtol=2e-3, atol=2e-3, err_msg=f"w={r['w']} {k}")
         assert abs(r["accuracy"] - ref["accuracy"]) <= 1.01 / 64
@@ -158,3 +158,15 @@ def test_shipped_configs_expand_and_group():
     _, groups = plan(cfg, cells)
     assert len(cells) == 64 and len(groups) == 8  # one compiled program per (d, M): w and seed are vmapped
     assert sorted({c.settings.count() for c in cells}) == [2, 4, 5, 13, 167]
+
+
+def test_every_kind_is_a_sweep_kind_with_the_shared_runner():
+    from ghostjax.config import build
+    from ghostjax.sweeps.kinds import KINDS, BatchedKind, SweepKind, TrainingKind, get_kind
+
+    for name in KINDS:
+        kind = get_kind(name)
+        assert isinstance(kind, SweepKind) and kind.name == name and kind.metrics
+        base = BatchedKind if kind.batched else TrainingKind
+        assert isinstance(kind, base) and type(kind).run is base.run  # the runner is written once
+        hash(kind.static_key(build(kind.schema, {})))  # default settings make a hashable static key

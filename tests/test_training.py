@@ -132,8 +132,8 @@ def test_loss_settings_rules_and_resolution():
 def test_dsm_loss_is_smaller_for_exact_score_and_buckets_count_batch():
     key = jax.random.PRNGKey(2)
     loss = eqx.filter_jit(dsm_loss)
-    exact, aux = loss(GM.score, GM, key, SPEC, 2048)
-    fact, _ = loss(GM.factorized_score, GM, key, SPEC, 2048)
+    exact, aux = loss(GM.score, GM, key=key, spec=SPEC, batch=2048)
+    fact, _ = loss(GM.factorized_score, GM, key=key, spec=SPEC, batch=2048)
     assert float(exact) < float(fact)   # the joint score is the minimiser; the product of marginals is not
     assert float(jnp.sum(aux["bucket_count"])) == 2048
     assert aux["bucket_sum"].shape == (SPEC.n_buckets,)

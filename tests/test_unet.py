@@ -11,7 +11,8 @@ import pytest
 from ghostjax.data import EmpiricalData
 from ghostjax.losses import Loss
 from ghostjax.nets import UNet, make_net
-from ghostjax.nets.unet import CONV_IMPLS, BatchConv, CanonicalConv, Conv, ConvImpl, GroupNorm, LaxConv
+from ghostjax.nets.conv import CONV_IMPLS, BatchConv, CanonicalConv, ConvImpl, LaxConv
+from ghostjax.nets.unet import Conv, GroupNorm
 from ghostjax.training import Optim, fit
 
 N = 8  # image side

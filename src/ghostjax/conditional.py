@@ -21,17 +21,17 @@ k_eps; c = data.drop_labels(k_drop, labels).
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ._util import concrete
+from .distributions import AbstractDistribution
 from .losses import Loss, bucket_aux, eps_weight, sample_sigmas
 from .mixtures import GaussianMixture
 
 
-class LabelledMixture(eqx.Module):
+class LabelledMixture(AbstractDistribution):
     """Class-labelled data: class k ~ N(μ_k, diag s_k²) with prior w_k (component k of `gm`),
     classes 0 … M−1; the label M is the null class ("no label"). `p_uncond` ∈ [0, 1]: the label
     dropout probability of conditional_dsm_loss. Exposes the GaussianMixture methods fit needs
@@ -85,7 +85,7 @@ class LabelledMixture(eqx.Module):
         return jnp.where(u < self.p_uncond, jnp.int32(self.null_class), labels).astype(jnp.int32)
 
 
-def conditional_dsm_loss(model, data: LabelledMixture, key: PRNGKeyArray, spec: Loss, batch: int,
+def conditional_dsm_loss(model, data: LabelledMixture, *, key: PRNGKeyArray, spec: Loss, batch: int,
                          band_factor: Float[ArrayLike, ""] | None = None) -> tuple[Float[Array, ""], dict]:
     """Weighted conditional DSM loss of model(x [D], σ, c) -> [D] on a fresh labelled batch, with
     label dropout (module docstring): mean over the batch of λ(σ)A(σ)/σ² · σ²‖s_θ(x_σ, σ, c) + ε/σ‖²/D.

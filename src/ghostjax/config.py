@@ -13,14 +13,16 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import re
 import sys
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Callable, TypeVar
+import types
+from typing import Annotated, Any, Callable, Literal, TypeVar, Union, get_args, get_origin
 
 import pydantic
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -29,11 +31,36 @@ class ConfigError(ValueError):
     """A bad config value; the message names the key."""
 
 
+class RunFailed(RuntimeError):
+    """A run that started from a valid config but cannot give results (e.g. its metrics came out
+    non-finite). One line naming the cause; `cli_guard` prints it and exits 1."""
+
+
 class Section(BaseModel):
     """Base of every config table: frozen (hashable, so usable as a static jit argument), unknown
     keys rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def tag_of(cls: type[BaseModel], tag: str = "kind") -> str:
+    """The name a config writes for Section class `cls`: the default of its `tag` field."""
+    return cls.model_fields[tag].default
+
+
+def tagged(*classes: type[Section], tag: str = "kind") -> Any:
+    """A config field type that is one of `classes`, chosen by their `tag` field (a one-value
+    Literal: the name each class is written under, once). A config gives a table {tag = name, ...}
+    or the bare name (that class with its defaults); `to_dict` writes the bare name back when every
+    other value is the class's default."""
+    def bare(v):
+        return {tag: v} if isinstance(v, str) else v
+
+    def write(v, handler):
+        return getattr(v, tag) if v == type(v)() else handler(v)
+
+    return Annotated[Union[classes], Field(discriminator=tag), pydantic.BeforeValidator(bare),  # noqa: UP007
+                     pydantic.WrapSerializer(write)]
 
 
 def _plain_name(name: str) -> str:
@@ -54,14 +81,38 @@ def _parse_value(text: str) -> Any:
         return text  # a bare word is a string
 
 
+def _split_override(item: str) -> tuple[str, str]:
+    """(key, value text) of `key=value`, where the key may hold TOML-quoted parts with '=' in them."""
+    quoted = False
+    for i, c in enumerate(item):
+        if c == '"':
+            quoted = not quoted
+        elif c == "=" and not quoted:
+            return item[:i], item[i + 1:]
+    raise ConfigError(f"override {item!r}: expected key.sub=value")
+
+
+def _key_path(key: str) -> list[str]:
+    """The parts of a dotted TOML key: `grid."data.gap"` -> ['grid', 'data.gap']."""
+    try:
+        node = tomllib.loads(f"{key.strip()} = 0")
+    except tomllib.TOMLDecodeError:
+        raise ConfigError(f"override {key.strip()!r}: not a valid key (use key.sub or key.\"quoted.sub\")") from None
+    parts = []
+    while isinstance(node, dict):
+        (k, node), = node.items()
+        parts.append(k)
+    return parts
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply `a.b.c=value` overrides to nested dict `data` (a copy is returned)."""
     data = copy.deepcopy(data)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key.sub=value")
-        key, text = item.split("=", 1)
-        parts = key.strip().split(".")
+        key, text = _split_override(item)
+        parts = _key_path(key)
         node = data
         for p in parts[:-1]:
             node = node.setdefault(p, {})
@@ -77,25 +128,56 @@ _TYPES = {"int": "int", "float": "float", "string": "str", "bool": "bool", "tupl
           "dict": "a table", "model": "a table"}
 
 
-def _fields_at(schema: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the model reached from `schema` along the key path `loc`."""
-    model = schema
-    for part in loc:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        sub = getattr(field, "annotation", None) if field is not None else None
-        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
-            break
-        model = sub
-    return sorted(model.model_fields)
+def _models_in(annotation) -> list[type[BaseModel]]:
+    """The model classes a field annotation holds (through Annotated, Optional, unions, tuples)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _models_in(get_args(annotation)[0])
+    if origin in (Union, types.UnionType, tuple, list):
+        return [m for a in get_args(annotation) if a is not Ellipsis for m in _models_in(a)]
+    return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+def _tag_values(model: type[BaseModel]) -> set:
+    """The values of `model`'s one-value Literal fields (its union tags)."""
+    return {get_args(f.annotation)[0] for f in model.model_fields.values()
+            if get_origin(f.annotation) is Literal and len(get_args(f.annotation)) == 1}
+
+
+def _walk(schema: type[BaseModel], loc: tuple) -> tuple[list[str], type[BaseModel] | None]:
+    """(the dotted key's parts, the model reached) along a pydantic error location: list indices and
+    the tags pydantic puts after a tagged-union field (e.g. ('grid', 'edm', 'rho')) are dropped."""
+    names: list[str] = []
+    model: type[BaseModel] | None = schema
+    parts = [p for p in loc if isinstance(p, str)]
+    while parts:
+        p = parts.pop(0)
+        names.append(p)
+        field = model.model_fields.get(p) if model is not None else None
+        subs = _models_in(field.annotation) if field is not None else []
+        if len(subs) > 1:  # a tagged union: the next part, if any, is the tag of the member
+            member = [m for m in subs if parts and parts[0] in _tag_values(m)]
+            if member:
+                parts.pop(0)
+            model = member[0] if member else None
+        else:
+            model = subs[0] if subs else None
+    return names, model
 
 
 def _message(schema: type[BaseModel], err: dict) -> str:
     """One line for a pydantic error: '<dotted key>: <what is wrong>'."""
-    loc = tuple(p for p in err["loc"] if isinstance(p, str))
-    key = ".".join(loc)
+    names, _ = _walk(schema, tuple(err["loc"]))
+    key = ".".join(names)
     kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
     if kind == "extra_forbidden":
-        what = f"unknown key (expected one of {', '.join(_fields_at(schema, loc[:-1]))})"
+        parent = _walk(schema, tuple(err["loc"])[:-1])[1]
+        what = f"unknown key (expected one of {', '.join(sorted(parent.model_fields) if parent else [])})"
+    elif kind == "union_tag_invalid":
+        what = f"expected one of {ctx.get('expected_tags', '').replace(chr(39), '')}, got {ctx.get('tag')!r}"
+    elif kind == "union_tag_not_found":
+        tag = str(ctx.get("discriminator", "kind")).strip("'")
+        return f"{key}.{tag}: missing required key" if key else f"{tag}: missing required key"
     elif kind == "missing":
         what = "missing required key"
     elif kind in _BOUNDS:
@@ -114,12 +196,46 @@ def _message(schema: type[BaseModel], err: dict) -> str:
     return f"{key}: {what}" if key else what
 
 
+def check_finite(data: Any, key: str = "") -> None:
+    """ConfigError '<dotted.key>: must be finite, got inf' for the first float in nested dicts/lists
+    `data` that is inf or nan (TOML and the overrides allow both; no config number may be either)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(f"{key or 'config'}: must be finite, got {data!r}")
+    if isinstance(data, dict):
+        for k, v in data.items():
+            check_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(data, (list, tuple)):
+        for v in data:
+            check_finite(v, key)
+
+
+def _over_defaults(model: type[BaseModel], base: dict, given: dict) -> dict:
+    """`given` read over `base` (a field default's dict), table by table: a table given for a field
+    whose default is a model instance keeps that default's values for the keys it leaves out (a
+    study's own [optim] or [train] defaults, not the Optim or Train class's)."""
+    out = dict(base)
+    for k, v in given.items():
+        field = model.model_fields.get(k) if isinstance(k, str) else None
+        subs = _models_in(field.annotation) if field is not None else []
+        if isinstance(v, dict) and len(subs) == 1 and field.annotation is subs[0]:
+            d = base.get(k)
+            if not isinstance(d, dict):
+                default = field.get_default(call_default_factory=True)
+                d = to_dict(default) if type(default) is subs[0] else {}
+            out[k] = _over_defaults(subs[0], d, v)
+        else:
+            out[k] = v
+    return out
+
+
 def build(schema: type[T], data: dict, prefix: str = "") -> T:
-    """Validate nested dict `data` against `schema` (strict JSON mode); ConfigError naming the key."""
+    """Validate nested dict `data` against `schema` (strict JSON mode); ConfigError naming the key.
+    Non-finite floats (inf, nan) are refused anywhere in `data`."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+    check_finite(data, prefix.rstrip("."))
     try:
-        return schema.model_validate_json(json.dumps(data), strict=True)
+        return schema.model_validate_json(json.dumps(_over_defaults(schema, {}, data)), strict=True)
     except pydantic.ValidationError as e:
         raise ConfigError(prefix + _message(schema, e.errors()[0])) from None
     except (TypeError, ValueError) as e:  # a value JSON cannot carry (e.g. a TOML date)
@@ -145,10 +261,11 @@ def load_config(schema: type[T], path: str | Path | None, overrides: list[str] |
 
 
 def to_dict(cfg: Any) -> dict:
-    """A config model as a plain nested dict (tuples become lists), for TOML/JSON output."""
+    """A config model as a plain nested dict (tuples become lists), for TOML/JSON output. Values
+    that are objects (a solver, a tagged spec) are written as the config names them."""
     def conv(v):
         if isinstance(v, BaseModel):
-            return {k: conv(getattr(v, k)) for k in type(v).model_fields}
+            return conv(v.model_dump(mode="python"))
         if isinstance(v, dict):
             return {k: conv(x) for k, x in v.items()}
         if isinstance(v, (tuple, list)):
@@ -159,6 +276,9 @@ def to_dict(cfg: Any) -> dict:
 
 def to_toml(data: dict) -> str:
     """Serialise a nested dict of scalars/lists/tables to TOML (enough for our configs)."""
+    def key(k: str) -> str:  # a bare key, or a quoted one ("data.dim" is one key, not a table)
+        return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
+
     def scalar(v):
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -169,7 +289,7 @@ def to_toml(data: dict) -> str:
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(scalar(x) for x in v) + "]"
         if isinstance(v, dict):  # a table inside an array: an inline table (None values omitted)
-            return "{" + ", ".join(f"{k} = {scalar(x)}" for k, x in v.items() if x is not None) + "}"
+            return "{" + ", ".join(f"{key(k)} = {scalar(x)}" for k, x in v.items() if x is not None) + "}"
         if v is None:
             raise ConfigError("to_toml: None has no TOML form")
         raise ConfigError(f"to_toml: cannot write {type(v).__name__}")
@@ -182,9 +302,9 @@ def to_toml(data: dict) -> str:
         if name:
             lines.append(f"\n[{name}]")
         for k, v in flat.items():
-            lines.append(f"{k} = {scalar(v)}")
+            lines.append(f"{key(k)} = {scalar(v)}")
         for k, v in sub.items():
-            table(v, f"{name}.{k}" if name else k)
+            table(v, f"{name}.{key(k)}" if name else key(k))
 
     table(data, "")
     return "\n".join(lines).lstrip("\n") + "\n"
@@ -212,13 +332,51 @@ def entry_parser(prog: str, doc: str, *, config_help: str, out_help: str, exampl
 
 
 def cli_guard(main: Callable[[], int | None]) -> Callable[[], int]:
-    """Wrap an entry point: a ConfigError (bad input) -> one line on stderr, exit 2. Any other
-    exception is a bug and keeps its traceback."""
+    """Wrap an entry point so that expected failures are one line on stderr, never a traceback:
+
+    ConfigError (bad input)                       -> "error: <key>: <what>", exit 2
+    RunFailed (training.TrainingDiverged is one)  -> "error: <cause>", exit 1
+    Ctrl-C (training.Interrupted carries the step) -> "interrupted at step N; resume with --resume"
+                                                     (a bare KeyboardInterrupt: "interrupted"), exit 130
+    Any other exception is a bug and keeps its traceback."""
     def wrapped() -> int:
         try:
             return int(main() or 0)
         except ConfigError as e:
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            print(f"error: {msg}", file=sys.stderr)
+            print(f"error: {one_line(e)}", file=sys.stderr)
             return 2
+        except RunFailed as e:
+            print(f"error: {one_line(e)}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as e:  # training.Interrupted is a KeyboardInterrupt with a message
+            print(one_line(e) if str(e) else "interrupted", file=sys.stderr)
+            return 130
     return wrapped
+
+
+def require_finite(values: Any, name: str = "results") -> None:
+    """RunFailed '<name>.<dotted.key> is non-finite (nan)' for the first NaN or infinite number in
+    nested dicts / lists / arrays `values` (None is left alone: a metric that does not apply). For
+    the entry points: check a study's metrics before writing them, so a run never exits 0 with null
+    metrics."""
+    import numpy as np
+
+    def walk(v, key):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, f"{key}.{k}")
+        elif isinstance(v, (list, tuple)):
+            for i, x in enumerate(v):
+                walk(x, f"{key}[{i}]")
+        elif isinstance(v, (float, np.floating, np.ndarray)) or hasattr(v, "dtype"):
+            a = np.asarray(v)
+            if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
+                bad = a.ravel()[np.argmax(~np.isfinite(a.ravel()))]
+                raise RunFailed(f"{key} is non-finite ({bad}); results not written")
+
+    walk(values, name)
+
+
+def one_line(e: BaseException) -> str:
+    """The first line of an exception's message (its class name when empty)."""
+    return str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -6,7 +6,7 @@
 known, else the overall std). Its rows are a traced array, so a new data set of the same size (the
 next generation of recursive training) trains through the same compiled step.
 
-`equal_count_sample(gm, key, n)` draws a fixed set with exactly ⌊n/K⌋ or ⌈n/K⌉ rows per mode (row i
+`equal_count_sample(gm, key=key, n=n)` draws a fixed set with exactly ⌊n/K⌋ or ⌈n/K⌉ rows per mode (row i
 from mode i mod K, as Aithal et al.'s toy data), instead of multinomial counts.
 """
 
@@ -17,10 +17,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .distributions import AbstractDistribution
 from .mixtures import GaussianMixture
 
 
-class EmpiricalData(eqx.Module):
+class EmpiricalData(AbstractDistribution):
     """A fixed data set x [N, D] (see the module docstring)."""
 
     x: Float[Array, "N D"]
@@ -56,15 +57,20 @@ class EmpiricalData(eqx.Module):
         return self.width
 
 
-def equal_count_sample(gm: GaussianMixture, key: PRNGKeyArray, n: int) -> Float[Array, "n D"]:
+def equal_count_sample(gm: GaussianMixture, *, key: PRNGKeyArray, n: int) -> Float[Array, "n D"]:
     """n rows of mixture `gm` with row i drawn from mode i mod K (equal counts, weights ignored)."""
     if n < 1:
         raise ValueError(f"n: must be at least 1, got {n}")
+    return _equal_count_sample(gm, key, n)
+
+
+@eqx.filter_jit
+def _equal_count_sample(gm: GaussianMixture, key, n: int):
     labels = jnp.arange(n) % gm.n_components
     eps = jax.random.normal(key, (n, gm.dim), gm.means.dtype)
     return gm.means[labels] + gm.stds[labels] * eps
 
 
-def empirical(gm: GaussianMixture, key: PRNGKeyArray, n: int) -> EmpiricalData:
+def empirical(gm: GaussianMixture, *, key: PRNGKeyArray, n: int) -> EmpiricalData:
     """A fixed equal-count set of n rows of `gm`, with gm's mode width."""
-    return EmpiricalData(equal_count_sample(gm, key, n), float(gm.mode_std()))
+    return EmpiricalData(equal_count_sample(gm, key=key, n=n), float(gm.mode_std()))

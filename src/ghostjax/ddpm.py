@@ -55,7 +55,7 @@ def ddpm_sigmas(loss: Loss, sigma_cap: float, steps: int = 0, tail: int = 0) -> 
     return jnp.asarray(keep)
 
 
-def draw(score: Callable, dim: int, n: int, key: PRNGKeyArray, loss: Loss, *, sigma_cap: float = 1e4,
+def draw(score: Callable, dim: int, n: int, *, key: PRNGKeyArray, loss: Loss, sigma_cap: float = 1e4,
          window: int = 10, steps: int = 0, tail: int = 0) -> tuple[Float[Array, "n D"], Float[Array, "k n D"]]:
     """n samples of `score` (x [D], σ -> [D]) through the sampler above, and their predicted-x̂0
     trajectories over the last `window` grid levels, [window, n, D] (oldest first; the last entry is
@@ -65,7 +65,7 @@ def draw(score: Callable, dim: int, n: int, key: PRNGKeyArray, loss: Loss, *, si
     sig = ddpm_sigmas(loss, sigma_cap, steps, tail)
     k0, k1 = jax.random.split(key)
     x_init = prior(k0, n, dim, sig[0])
-    out = sample(score, x_init, sig, k1, solver=DDPM("beta"), final_denoise=True,
+    out = sample(score, x_init, sig, key=k1, solver=DDPM("beta"), final_denoise=True,
                  observers={"x0": Window(window, "x0")})
     traj = jnp.concatenate([out.observations["x0"][1:], out.x[None]], axis=0)
     return out.x, traj

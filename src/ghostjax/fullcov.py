@@ -2,7 +2,7 @@
 
 p_0 = Σ_k w_k N(μ_k, Σ_k) noises under x_σ = x_0 + σ ε to p_σ = Σ_k w_k N(μ_k, Σ_k + σ² I).
 All methods are per example (x: [D], sigma: scalar), like `GaussianMixture`; batch them with
-jax.vmap. Each call first factors C_k C_kᵀ = Σ_k + σ² I (Cholesky, [K, D, D]), solves for the
+jax.vmap (σ is checked as there: ValueError for a concrete negative, NaN or infinite σ; unchecked when traced). Each call first factors C_k C_kᵀ = Σ_k + σ² I (Cholesky, [K, D, D]), solves for the
 triangular inverse C_k⁻¹ and forms the precision P_k = C_k⁻ᵀ C_k⁻¹ and the gain G_k = Σ_k P_k. That
 part depends on σ only, so under jax.vmap(f, in_axes=(0, None)) it is computed once for all
 particles; the per-particle work is g_k = P_k (x − μ_k) and then
@@ -33,7 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._util import check_sigma as _check_sigma
 from ._util import concrete as _concrete
+from .distributions import AbstractMixture
 from .mixtures import GaussianMixture
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -43,7 +45,7 @@ def _float_dtype(dtype):
     return jnp.dtype(dtype) if dtype is not None else jnp.result_type(float)
 
 
-class FullCovMixture(eqx.Module):
+class FullCovMixture(AbstractMixture):
     """A mixture of K Gaussians with full covariances in D dimensions.
 
     Fields: means [K, D]; weights [K] (non-negative, summing to 1); covs [K, D, D] (symmetric
@@ -114,27 +116,10 @@ class FullCovMixture(eqx.Module):
         phi = comps["phi"][keep]
         return cls(comps["mu"][keep], phi / phi.sum(), comps["Sigma"][keep], **kw)
 
-    # ------------------------------------------------------------------ shapes and moments
-    @property
-    def n_components(self) -> int:
-        return self.means.shape[0]
-
-    @property
-    def dim(self) -> int:
-        return self.means.shape[1]
-
-    def mean(self) -> Float[Array, " D"]:
-        """E[x_0], shape [D]."""
-        return self.weights @ self.means
-
-    def covariance(self) -> Float[Array, "D D"]:
-        """Cov[x_0] = Σ_k w_k (Σ_k + μ_k μ_kᵀ) − m mᵀ, shape [D, D]."""
-        centred = self.means - self.mean()[None, :]
-        return (centred.T * self.weights[None, :]) @ centred + jnp.einsum("k,kij->ij", self.weights, self.covs)
-
-    def data_std(self) -> Float[Array, ""]:
-        """Root of the mean per-coordinate variance of p_0 (the σ_data of EDM)."""
-        return jnp.sqrt(jnp.trace(self.covariance()) / self.dim)
+    # ------------------------------------------------------------------ moments (the rest: AbstractMixture)
+    def within_covariance(self) -> Float[Array, "D D"]:
+        """Σ_k w_k Σ_k, shape [D, D]."""
+        return jnp.einsum("k,kij->ij", self.weights, self.covs)
 
     def broaden(self, factor=1.0, extra_std=0.0) -> "FullCovMixture":
         """Σ_k → factor² Σ_k + extra_std² I (a weaker model for autoguidance); same means, weights."""
@@ -146,7 +131,8 @@ class FullCovMixture(eqx.Module):
     # ------------------------------------------------------------------ exact densities
     def _factors(self, sigma):
         """σ-only terms: (log w_k + log-normaliser [K], precision P_k = (Σ_k + σ²I)⁻¹ = C_k⁻ᵀ C_k⁻¹
-        [K, D, D], gain G_k = Σ_k P_k [K, D, D])."""
+        [K, D, D], gain G_k = Σ_k P_k [K, D, D]). Every density method comes through here."""
+        _check_sigma(sigma)
         dt = self.means.dtype
         s2 = jnp.asarray(sigma, dt) ** 2
         eye = jnp.eye(self.dim, dtype=dt)
@@ -234,10 +220,6 @@ class FullCovMixture(eqx.Module):
         logits, _ = self._logits(x, log_c, prec, self.means)
         return logits - jax.nn.logsumexp(logits)
 
-    def responsibilities(self, x: Float[Array, " D"], sigma) -> Float[Array, " K"]:
-        """P(component k | x_σ = x), shape [K], summing to 1."""
-        return jnp.exp(self.log_responsibilities(x, sigma))
-
     # ------------------------------------------------------------------ sampling
     def sample(self, key: PRNGKeyArray, n: int, return_labels: bool = False):
         """Draw n samples from p_0: [n, D] (and component labels [n] when return_labels)."""
@@ -247,12 +229,6 @@ class FullCovMixture(eqx.Module):
         chol = jnp.linalg.cholesky(self.covs)
         x = self.means[labels] + jnp.einsum("nij,nj->ni", chol[labels], eps)
         return (x, labels) if return_labels else x
-
-    def sample_noised(self, key: PRNGKeyArray, n: int, sigma) -> Float[Array, "n D"]:
-        """Draw n exact samples of p_σ, shape [n, D]."""
-        k0, k1 = jax.random.split(key)
-        x0 = self.sample(k0, n)
-        return x0 + jnp.asarray(sigma, x0.dtype) * jax.random.normal(k1, x0.shape, x0.dtype)
 
 
 # Up to this dimension the small per-component products are unrolled over D into elementwise

@@ -19,20 +19,27 @@ same combination holds for denoisers.
   CFG               s(x|c) + w(σ) (s(x|c) − s(x))              (w = 0: the conditional score)
   PowerLawGuidance  s(x|c) + ω (‖Δ‖/√D)^α Δ,  Δ = s(x|c) − s(x)   (effective weight ω (‖Δ‖/√D)^α)
   Autoguidance      s_weak + w (s_good − s_weak)               (w = 1: the good score)
+
+Families (config values). A guidance family builds the guided score towards one class of a mixture
+from one scanned strength w and fixed parameters: ConstantCFG (w), WindowCFG (w_early = w), LinearCFG
+(ω = w), PowerLawFamily (ω = w), AutoguidanceFamily (w). Each is a Section tagged by `kind` (the name
+a config writes, once; FAMILIES maps names to classes) and `Guidance` is the config field type.
 """
 
 from __future__ import annotations
 
 import abc
 import math
-from typing import Callable
+from typing import Callable, Literal
 
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
+from pydantic import Field
 
 from ._util import concrete
+from .config import Section, tag_of, tagged
 from .mixtures import GaussianMixture
 
 Score = Callable  # per-example score(x [D], sigma) -> [D]
@@ -225,7 +232,7 @@ def n_classes_for(dim: int, beta: float) -> int:
     return max(1, int(round(math.exp(beta * dim))))
 
 
-def class_mixture(dim: int, key: PRNGKeyArray, *, n_classes: int | None = None, beta: float | None = None,
+def class_mixture(dim: int, *, key: PRNGKeyArray, n_classes: int | None = None, beta: float | None = None,
                   mean_std: Float[ArrayLike, ""] = 1.0, std: Float[ArrayLike, ""] = 1.0, max_classes: int | None = None,
                   **kw) -> GaussianMixture:
     """M equally weighted Gaussian classes in `dim` dimensions, means ~ N(0, mean_std² I), within-class
@@ -236,7 +243,7 @@ def class_mixture(dim: int, key: PRNGKeyArray, *, n_classes: int | None = None, 
     m = n_classes if n_classes is not None else n_classes_for(dim, beta)
     if max_classes is not None and m > max_classes:
         raise ValueError(f"n_classes: M = {m} at dim {dim} exceeds max_classes = {max_classes}")
-    return GaussianMixture.random_classes(dim, m, key, mean_std=mean_std, std=std, **kw)
+    return GaussianMixture.random_classes(dim, m, key=key, mean_std=mean_std, std=std, **kw)
 
 
 def broaden(gm: GaussianMixture, factor) -> GaussianMixture:
@@ -259,3 +266,96 @@ def autoguidance(gm: GaussianMixture, label, factor, w) -> Autoguidance:
     """Autoguidance of the exact class score with the exact class score of the broadened mixture
     (class stds × factor) as the weak model."""
     return Autoguidance(ClassScore(gm, label), ClassScore(broaden(gm, factor), label), w)
+
+
+# ---------------------------------------------------------------------------------- families
+class AbstractFamily(Section):
+    """A guidance family as a config value: the guided score towards class `label` of a
+    one-component-per-class mixture, `score(gm, label, w)`, for the scanned strength w (a number or
+    traced; so may the fixed parameters be, through `model_construct`). `schedule(w)`: the CFG
+    schedule w(σ) of the CFG families, None for the others."""
+
+    def schedule(self, w) -> Schedule | None:
+        return None
+
+    def score(self, gm: GaussianMixture, label, w):
+        return cfg(gm, label, self.schedule(w))
+
+    def params(self) -> dict:
+        """The fixed parameters, by name."""
+        return {k: v for k, v in self if k != "kind"}
+
+    def label(self) -> str:
+        """A one-line description (the row label of the studies' tables)."""
+        return self.kind
+
+
+class ConstantCFG(AbstractFamily):
+    """CFG with a constant weight w."""
+
+    kind: Literal["constant"] = "constant"
+
+    def schedule(self, w):
+        return Constant(w)
+
+    def label(self):
+        return "constant w"
+
+
+class WindowCFG(AbstractFamily):
+    """CFG with a negative-guidance window: w above OU time t_switch, w_late (< 0) below."""
+
+    kind: Literal["window"] = "window"
+    w_late: float = Field(-1.0, lt=0)
+    t_switch: float = Field(1.0, gt=0)
+
+    def schedule(self, w):
+        return NegativeWindow(w, self.w_late, self.t_switch)
+
+    def label(self):
+        return f"window w_late={self.w_late:g}, t_switch={self.t_switch:g} (σ={float(sigma_of_t(self.t_switch)):.2f})"
+
+
+class LinearCFG(AbstractFamily):
+    """CFG with w(t) = w0 + ω t, ω the strength."""
+
+    kind: Literal["linear"] = "linear"
+    w0: float = -1.0
+
+    def schedule(self, w):
+        return LinearInTime(self.w0, w)
+
+    def label(self):
+        return f"linear w0={self.w0:g} + ω t"
+
+
+class PowerLawFamily(AbstractFamily):
+    """Power-law guidance with exponent α, ω the strength."""
+
+    kind: Literal["power_law"] = "power_law"
+    alpha: float = Field(0.5, ge=-1)
+
+    def score(self, gm, label, w):
+        return power_law(gm, label, w, self.alpha)
+
+    def label(self):
+        return f"power law α={self.alpha:g}"
+
+
+class AutoguidanceFamily(AbstractFamily):
+    """Autoguidance with the class stds × factor as the weak model, w the strength."""
+
+    kind: Literal["autoguidance"] = "autoguidance"
+    factor: float = Field(2.0, gt=0)
+
+    def score(self, gm, label, w):
+        return autoguidance(gm, label, self.factor, w)
+
+    def label(self):
+        return f"autoguidance ×{self.factor:g}"
+
+
+FAMILIES: dict[str, type[AbstractFamily]] = {
+    tag_of(c): c for c in (ConstantCFG, WindowCFG, LinearCFG, PowerLawFamily, AutoguidanceFamily)}
+Guidance = tagged(*FAMILIES.values())
+"""Config field type of a guidance family: one of FAMILIES' classes, as a table or its bare name."""

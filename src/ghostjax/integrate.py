@@ -1,6 +1,6 @@
 """Reverse-time sampling: one lax.scan over a descending σ grid, particles vmapped.
 
-`sample(score, x_init, sigmas, key, solver=EulerMaruyama())` integrates particles [N, D] from
+`sample(score, x_init, sigmas, key=key, solver=EulerMaruyama())` integrates particles [N, D] from
 σ = sigmas[0] down the grid with a solver of solvers.py. The score is any per-example callable
 score(x [D], sigma) -> [D] (an exact mixture score, a network, a guided combination). It is passed
 through eqx.filter_jit, so its arrays (mixture parameters, network weights), the σ grid, the key and
@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._util import all_finite, check_sigma
 from ._xla import BackendJit
 from .observers import Observer
 from .solvers import AbstractSolver, EulerMaruyama
@@ -49,7 +50,7 @@ def _batched(score: Callable):
     return call
 
 
-def _run_impl(score, x_init, sigmas, key, observers, solver: AbstractSolver, final_denoise):
+def _run_impl(score, x_init, sigmas, *, key, observers, solver: AbstractSolver, final_denoise):
     n_steps = sigmas.shape[0] - 1
     batched = _batched(score)
     keys = jax.random.split(key, n_steps)
@@ -101,10 +102,11 @@ def _validate(x_init, sigmas, solver, observers):
         raise ValueError(f"x_init: expected shape [N, D], got {jnp.shape(x_init)}")
     if jnp.ndim(sigmas) != 1 or jnp.shape(sigmas)[0] < 2:
         raise ValueError(f"sigmas: expected a 1-D grid of at least 2 values, got shape {jnp.shape(sigmas)}")
+    if all_finite(x_init) is False:
+        raise ValueError("x_init: must be finite (it holds NaN or inf)")
     if not isinstance(sigmas, jax.core.Tracer):
         s = np.asarray(sigmas)
-        if not np.all(np.isfinite(s)) or np.any(s < 0):
-            raise ValueError("sigmas: must be finite and non-negative")
+        check_sigma(s, "sigmas")
         if np.any(np.diff(s) >= 0):
             raise ValueError("sigmas: must be strictly decreasing (σ_max first)")
     for name, ob in observers.items():
@@ -116,8 +118,8 @@ def sample(
     score: Callable,
     x_init: Float[Array, "N D"],
     sigmas: Float[Array, " m"],
-    key: PRNGKeyArray,
     *,
+    key: PRNGKeyArray,
     solver: AbstractSolver | None = None,
     observers: Mapping[str, Observer] | None = None,
     final_denoise: bool = False,
@@ -127,17 +129,29 @@ def sample(
     solver: an AbstractSolver (default EulerMaruyama()). Observers are evaluated at σ_0 … σ_{n−1} (before each step) and reduced over particles.
     With `final_denoise`, the Tweedie mean x + σ_last² s(x, σ_last) replaces x at the end
     (a no-op when the grid ends at 0).
+
+    ValueError naming the argument for a concrete x_init holding NaN or inf, and for a concrete grid
+    with a negative, NaN or infinite σ or one that does not decrease. Under an outer jit (traced
+    x_init or sigmas) those checks are skipped: non-finite input gives non-finite particles.
     """
     solver = EulerMaruyama() if solver is None else solver
     observers = dict(observers or {})
     _validate(x_init, sigmas, solver, observers)
     x_init = jnp.asarray(x_init)
     sigmas = jnp.asarray(sigmas, x_init.dtype)
-    x, results = _run(score, x_init, sigmas, key, observers, solver, final_denoise)
+    x, results = _run(score, x_init, sigmas, key=key, observers=observers, solver=solver, final_denoise=final_denoise)
     return SampleResult(x, results, sigmas[:-1])
 
 
 def prior(key: PRNGKeyArray, n: int, dim: int, sigma_max, dtype=None) -> Float[Array, "n dim"]:
-    """The VE prior N(0, σ_max² I): [n, dim] starting points."""
+    """The VE prior N(0, σ_max² I): [n, dim] starting points.
+
+    ValueError naming the argument for n < 0, dim < 1 (both static) and for a concrete sigma_max
+    that is negative, NaN or infinite (a traced sigma_max is not checked)."""
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise ValueError(f"n: must be a non-negative integer, got {n!r}")
+    if isinstance(dim, bool) or int(dim) != dim or dim < 1:
+        raise ValueError(f"dim: must be a positive integer, got {dim!r}")
+    check_sigma(sigma_max, "sigma_max")
     dtype = dtype if dtype is not None else jnp.result_type(float)
     return jnp.asarray(sigma_max, dtype) * jax.random.normal(key, (n, dim), dtype)

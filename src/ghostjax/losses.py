@@ -245,6 +245,12 @@ class Loss(Section):
             raise ValueError(f"bucket_edges: must be positive and increasing, got {list(e)}")
         return self
 
+    @classmethod
+    def ddpm(cls, beta_start: float = 1e-4, beta_end: float = 0.02, T: int = 1000) -> Loss:
+        """DDPM training (Ho et al. 2020): the T levels of a linear β schedule beta_start → beta_end,
+        ε-prediction with the unweighted MSE (λ = σ²)."""
+        return cls(sigma_dist="ddpm", weighting="sigma2", ddpm_T=T, ddpm_beta_start=beta_start, ddpm_beta_end=beta_end)
+
     def band(self, mode_std: float) -> tuple[float, float]:
         """(band_lo, band_hi) with 0 replaced by mode_std/10 and mode_std; ValueError if empty."""
         lo, hi = self.band_lo or mode_std / 10.0, self.band_hi or mode_std
@@ -321,7 +327,7 @@ def exact_eps(gm, xs: Float[Array, "n D"], sigma: Sigmas, eps: Float[Array, "n D
     return jnp.where(sigma[:, None] > 1e4, eps, target)
 
 
-def dsm_loss(model, gm, key: PRNGKeyArray, spec: Loss, batch: int,
+def dsm_loss(model, gm, *, key: PRNGKeyArray, spec: Loss, batch: int,
              band_factor: Float[ArrayLike, ""] | None = None) -> tuple[Float[Array, ""], dict]:
     """Weighted DSM loss of `model` on a fresh batch from mixture `gm`.
 
@@ -355,8 +361,10 @@ def bucket_aux(err: Sigmas, sigma: Sigmas, spec: Loss) -> dict:
     return {"bucket_sum": sums[0, :nb], "bucket_count": sums[1, :nb], "band_sum": sums[0, nb], "band_count": sums[1, nb]}
 
 
-def loss_and_grad(model, gm, key: PRNGKeyArray, spec: Loss, batch: int, band_factor=None, objective=None):
+def loss_and_grad(model, gm, *, key: PRNGKeyArray, spec: Loss, batch: int, band_factor=None, objective=None):
     """((loss, aux), grads) with grads for the inexact arrays of `model`. `objective` (default
-    `dsm_loss`) is any function with dsm_loss's signature and return value (loss, aux with the same
-    keys): the extension point for losses that need more than (x, σ), e.g. class labels."""
-    return eqx.filter_value_and_grad(objective or dsm_loss, has_aux=True)(model, gm, key, spec, batch, band_factor)
+    `dsm_loss`) is any function with dsm_loss's signature, objective(model, data, *, key, spec, batch,
+    band_factor), and return value (loss, aux with the same keys): the extension point for losses
+    that need more than (x, σ), e.g. class labels."""
+    value_and_grad = eqx.filter_value_and_grad(objective or dsm_loss, has_aux=True)
+    return value_and_grad(model, gm, key=key, spec=spec, batch=batch, band_factor=band_factor)

@@ -2,8 +2,10 @@
 
 p_0 = Σ_k w_k N(μ_k, diag(s_k²)) noises under x_σ = x_0 + σ ε to
 p_σ = Σ_k w_k N(μ_k, diag(s_k² + σ²)). All methods are per example (x: [D], sigma: scalar);
-batch them with jax.vmap. Responsibilities are computed in log space and streamed over chunks
-of components (see _stream.py), so K may be large.
+batch them with jax.vmap. A concrete σ that is negative, NaN or infinite raises ValueError('sigma: ...');
+a traced σ (under jit, or vmapped over σ) is not checked: NaN gives NaN, a negative σ acts as |σ|.
+Responsibilities are computed in log space and streamed over chunks of components (see
+_stream.py), so K may be large.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ._matmul import matmul_average, matmul_logits, use_matmul
 from ._stream import stream_average
+from .distributions import AbstractMixture
+from ._util import check_sigma as _check_sigma
 from ._util import concrete as _concrete
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -36,7 +40,7 @@ def draw_labels(key: PRNGKeyArray, weights: Float[Array, " K"], n: int) -> Int[A
     return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), weights.shape[0] - 1)
 
 
-class GaussianMixture(eqx.Module):
+class GaussianMixture(AbstractMixture):
     """A mixture of K axis-aligned Gaussians in D dimensions.
 
     Fields: means [K, D]; weights [K] (non-negative, summing to 1); stds [K, D] (per-component,
@@ -92,28 +96,10 @@ class GaussianMixture(eqx.Module):
             raise ValueError("stds: must be finite and strictly positive")
         self.means, self.weights, self.stds, self.chunk = means, weights, stds, chunk
 
-    # ------------------------------------------------------------------ shapes and moments
-    @property
-    def n_components(self) -> int:
-        return self.means.shape[0]
-
-    @property
-    def dim(self) -> int:
-        return self.means.shape[1]
-
-    def mean(self) -> Float[Array, " D"]:
-        """E[x_0], shape [D]."""
-        return self.weights @ self.means
-
-    def covariance(self) -> Float[Array, "D D"]:
-        """Cov[x_0], shape [D, D]: Σ_k w_k (diag s_k² + μ_k μ_kᵀ) − m mᵀ."""
-        m = self.mean()
-        centred = self.means - m[None, :]
-        return (centred.T * self.weights[None, :]) @ centred + jnp.diag(self.weights @ self.stds**2)
-
-    def data_std(self) -> Float[Array, ""]:
-        """Root of the mean per-coordinate variance of p_0 (the σ_data of EDM)."""
-        return jnp.sqrt(jnp.trace(self.covariance()) / self.dim)
+    # ------------------------------------------------------------------ moments (the rest: AbstractMixture)
+    def within_covariance(self) -> Float[Array, "D D"]:
+        """Σ_k w_k diag(s_k²), shape [D, D]."""
+        return jnp.diag(self.weights @ self.stds**2)
 
     def mode_std(self) -> Float[Array, ""]:
         """Weighted root-mean-square component std (the seeds' σ_data: the width of one mode)."""
@@ -121,6 +107,7 @@ class GaussianMixture(eqx.Module):
 
     # ------------------------------------------------------------------ exact densities
     def _stream(self, x, sigma, per_coordinate: bool, value: str):
+        _check_sigma(sigma)  # every density method comes through here
         x = jnp.asarray(x, self.means.dtype)
         if x.shape != (self.dim,):
             raise ValueError(f"x: expected shape [{self.dim}] (one example; vmap for batches), got {x.shape}")
@@ -193,6 +180,7 @@ class GaussianMixture(eqx.Module):
         For large K (see _matmul.use_matmul) the logits come from matrix products, the largest
         recomputed exactly; otherwise from direct differences ([K, D] per example).
         """
+        _check_sigma(sigma)
         x = jnp.asarray(x, self.means.dtype)
         sigma = jnp.asarray(sigma, self.means.dtype)
         if use_matmul(self.n_components, self.dim):
@@ -205,6 +193,7 @@ class GaussianMixture(eqx.Module):
 
     def conditional_score(self, x: Float[Array, " D"], sigma, label: Int[Array, ""]) -> Float[Array, " D"]:
         """Score of component `label` alone (the class-conditional score s(x | c)), shape [D]."""
+        _check_sigma(sigma)
         x = jnp.asarray(x, self.means.dtype)
         sigma = jnp.asarray(sigma, self.means.dtype)
         var = self.stds[label] ** 2 + sigma * sigma
@@ -218,13 +207,6 @@ class GaussianMixture(eqx.Module):
         eps = jax.random.normal(k_eps, (n, self.dim), self.means.dtype)
         x = self.means[labels] + self.stds[labels] * eps
         return (x, labels) if return_labels else x
-
-    def sample_noised(self, key: PRNGKeyArray, n: int, sigma) -> Float[Array, "n D"]:
-        """Draw n exact samples of p_σ, shape [n, D]."""
-        k0, k1 = jax.random.split(key)
-        x0 = self.sample(k0, n)
-        sigma = jnp.asarray(sigma, self.means.dtype)
-        return x0 + sigma * jax.random.normal(k1, x0.shape, x0.dtype)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -321,7 +303,7 @@ class GaussianMixture(eqx.Module):
         return cls(pos, weights, std, **kw)
 
     @classmethod
-    def random_classes(cls, dim: int, n_classes: int, key: PRNGKeyArray, mean_std: Float[ArrayLike, ""] = 1.0,
+    def random_classes(cls, dim: int, n_classes: int, *, key: PRNGKeyArray, mean_std: Float[ArrayLike, ""] = 1.0,
                        std: Float[ArrayLike, ""] = 1.0, **kw) -> "GaussianMixture":
         """M equally weighted classes with means ~ N(0, mean_std² I_D), within-class std `std` (both
         may be traced scalars: sweeps vmap over them)."""

@@ -6,15 +6,24 @@ through σ = β_t / α_t and x_VE = x_VP / α_t, so every grid below is returned
 VP quantities are recovered with `vp_alpha` / `vp_score`.
 
 Grids are descending arrays [n + 1] from σ_max to the last value (0 when `include_zero`).
+
+Grids as config values: `GeometricGrid`, `EDMGrid` (ρ) and `DDPMGrid` (its β schedule) are Sections
+tagged by `kind` (the name a config writes, once); `Grid` is the config field type (a table
+{kind = "edm", rho = 5.0} or the bare name "edm"), and `grid.sigmas(n, sigma_max, sigma_min)` the
+grid itself.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
+from pydantic import Field
 
 from ._util import concrete
+from .config import Section, tag_of, tagged
 
 
 def _check_range(sigma_max, sigma_min, n: int) -> None:
@@ -137,14 +146,73 @@ def vp_score(score, x_vp, sigma):
     return score(x_vp / a, sigma) / a
 
 
-def grid_from_config(kind: str, n: int, sigma_max: Float[ArrayLike, ""], sigma_min: Float[ArrayLike, ""],
-                     rho: Float[ArrayLike, ""] = 7.0, dtype=None) -> Float[Array, " m"]:
-    """Dispatch by name: 'geometric', 'edm' or 'ddpm' (n = T, linear β). σ_max, σ_min, ρ may be
-    traced for 'geometric' and 'edm' (sweeps vmap over them)."""
-    if kind == "geometric":
+class AbstractGrid(Section):
+    """How a grid spaces its n steps: `sigmas(n, sigma_max, sigma_min)` -> descending σ [n + 1],
+    ending at 0. Subclasses carry a `kind` tag (a one-value Literal, the name a config writes) and
+    their own parameters. σ_max and σ_min may be traced; n is static; `spans_range` is False for a
+    grid that fixes its own σ range (the DDPM grid ignores σ_max and σ_min)."""
+
+    spans_range: ClassVar[bool] = True
+
+    def sigmas(self, n: int, sigma_max: Float[ArrayLike, ""], sigma_min: Float[ArrayLike, ""],
+               dtype=None) -> Float[Array, " m"]:
+        raise NotImplementedError
+
+
+class GeometricGrid(AbstractGrid):
+    """n geometric steps σ_max → σ_min, then 0 (`geometric_grid`)."""
+
+    kind: Literal["geometric"] = "geometric"
+
+    def sigmas(self, n, sigma_max, sigma_min, dtype=None):
         return geometric_grid(sigma_max, sigma_min, n, dtype=dtype)
-    if kind == "edm":
-        return edm_grid(sigma_max, sigma_min, n, rho=rho, dtype=dtype)
-    if kind == "ddpm":
-        return ddpm_grid(n, dtype=dtype)
-    raise ValueError(f"grid: expected 'geometric', 'edm' or 'ddpm', got {kind!r}")
+
+
+class EDMGrid(AbstractGrid):
+    """The Karras et al. grid with exponent ρ (`edm_grid`); ρ may be traced through
+    `model_copy(update={"rho": ...})` (sweeps vmap over it)."""
+
+    kind: Literal["edm"] = "edm"
+    rho: float = Field(7.0, gt=0)
+
+    def sigmas(self, n, sigma_max, sigma_min, dtype=None):
+        return edm_grid(sigma_max, sigma_min, n, rho=self.rho, dtype=dtype)
+
+
+class DDPMGrid(AbstractGrid):
+    """The DDPM discrete grid of T = n levels (`ddpm_grid`: linear β beta_start → beta_end, or the
+    cosine schedule); its σ range is its own (σ_max and σ_min are ignored)."""
+
+    kind: Literal["ddpm"] = "ddpm"
+    beta_start: float = Field(1e-4, gt=0, lt=1)
+    beta_end: float = Field(0.02, gt=0, lt=1)
+    schedule: Literal["linear", "cosine"] = "linear"
+    spans_range: ClassVar[bool] = False
+
+    def sigmas(self, n, sigma_max=None, sigma_min=None, dtype=None):
+        return ddpm_grid(n, self.beta_start, self.beta_end, self.schedule, dtype=dtype)
+
+
+GRIDS: dict[str, type[AbstractGrid]] = {tag_of(c): c for c in (GeometricGrid, EDMGrid, DDPMGrid)}
+Grid = tagged(*GRIDS.values())
+"""Config field type of a σ grid: one of GRIDS' classes, as a table or its bare name."""
+
+
+def as_grid(grid: str | AbstractGrid) -> AbstractGrid:
+    """A grid object as is; a name of GRIDS as that class with its defaults (ValueError otherwise)."""
+    if isinstance(grid, AbstractGrid):
+        return grid
+    if grid not in GRIDS:
+        raise ValueError(f"grid: expected one of {', '.join(GRIDS)}, got {grid!r}")
+    return GRIDS[grid]()
+
+
+def grid_from_config(grid: str | AbstractGrid, n: int, sigma_max: Float[ArrayLike, ""],
+                     sigma_min: Float[ArrayLike, ""], rho: Float[ArrayLike, ""] | None = None,
+                     dtype=None) -> Float[Array, " m"]:
+    """`as_grid(grid).sigmas(n, sigma_max, sigma_min)`, with ρ (may be traced) replacing an EDM
+    grid's own when given. σ_max, σ_min, ρ may be traced (sweeps vmap over them)."""
+    g = as_grid(grid)
+    if rho is not None and isinstance(g, EDMGrid):
+        g = g.model_copy(update={"rho": rho})
+    return g.sigmas(n, sigma_max, sigma_min, dtype=dtype)

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError, cli_guard, entry_parser, load_config, to_dict
+from .config import ConfigError, RunFailed, cli_guard, entry_parser, load_config, to_dict
 from .runio import RunDir, same_keys
 
 
@@ -63,6 +63,18 @@ def prepare(args):
     return cfg, cells, run
 
 
+def check_rows(rows: list[dict], metrics: tuple[str, ...]) -> None:
+    """RunFailed when the sweep's metric columns hold numbers but none of them is finite (every cell
+    diverged): a sweep never ends with exit 0 and a table of nulls."""
+    import math
+
+    vals = [r.get(m) for r in rows for m in metrics]
+    nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if rows and not any(math.isfinite(v) for v in nums):
+        raise RunFailed(f"results: every metric of the {len(rows)} cells is non-finite or missing "
+                        "(the samples diverged: check the settings that drive them)")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg, cells, run = prepare(args)
@@ -99,6 +111,7 @@ def main(argv=None) -> int:
     if not writer:
         return 0
     rows = table.ordered()
+    check_rows(rows, get_kind(cfg.kind).metrics)
     compile_s = sum(ctx.timings["compile"].values())
     batch_s = sum(b["seconds"] for b in ctx.timings["batches"])
     atomic_write_json(out / "timings.json", {

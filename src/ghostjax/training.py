@@ -26,12 +26,27 @@ from pydantic import Field
 
 from . import checkpoints
 from ._xla import BackendJit
-from .config import Section
+from .config import RunFailed, Section
 from .losses import Loss, loss_and_grad
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint was kept."""
+class TrainingDiverged(RunFailed):
+    """The loss became NaN or infinite; the last good checkpoint was kept (a config.RunFailed:
+    entry points print its one line and exit 1)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during `fit`: the last completed step was checkpointed (when there is a checkpoint
+    folder). A KeyboardInterrupt, so code that handles Ctrl-C still does; its one-line message is
+    'interrupted at step N; resume with --resume' ('interrupted at step N' without a checkpoint),
+    which config.cli_guard prints before exiting 130.
+
+    step: the last completed step; checkpoint: the checkpoint folder holding it, or None."""
+
+    def __init__(self, step: int, checkpoint: str | Path | None = None):
+        self.step, self.checkpoint = int(step), checkpoint
+        hint = "; resume with --resume" if checkpoint is not None else ""
+        super().__init__(f"interrupted at step {self.step}{hint}")
 
 
 class FusedAdamState(NamedTuple):
@@ -112,6 +127,20 @@ class Optim(Section):
         return self if self.total_steps else self.model_copy(update={"total_steps": int(steps)})
 
 
+class Train(Section):
+    """The training loop of a study that trains (the `[train]` table): `steps` optimiser steps of
+    `batch` samples, `steps_per_call` of them per compiled call, a checkpoint every
+    `checkpoint_every` steps, `seed` for the initialisation and the batches. Studies set their own
+    defaults as the field's default (`train: Train = Train(steps=3000, batch=32)`; a [train] table
+    is read over it, config.build) and subclass it for keys of their own."""
+
+    steps: int = Field(2000, ge=1)
+    batch: int = Field(256, ge=1)
+    steps_per_call: int = Field(500, ge=1)
+    checkpoint_every: int = Field(1000, ge=1)
+    seed: int = Field(0, ge=0)
+
+
 def schedule(spec: Optim) -> optax.Schedule:
     """The learning rate of `spec` by step: linear warmup, then cosine decay to lr·final_lr_frac."""
     if spec.total_steps < 1:
@@ -168,7 +197,8 @@ def _train_chunk(state: TrainState, gm, spec: Loss, opt, batch: int, n_steps: in
     def body(dyn, _):
         st = eqx.combine(dyn, static)
         key = jax.random.fold_in(st.key, st.step)
-        (loss, aux), grads = loss_and_grad(st.model, gm, key, spec, batch, band_factor, objective)
+        (loss, aux), grads = loss_and_grad(st.model, gm, key=key, spec=spec, batch=batch, band_factor=band_factor,
+                                           objective=objective)
         params = eqx.filter(st.model, eqx.is_inexact_array)
         with jax.numpy_dtype_promotion("standard"):  # optax computes decay ** int count
             updates, opt_state = opt.update(grads, st.opt_state, params)
@@ -220,7 +250,10 @@ def fit(model, gm, spec: Loss, optim: Optim, *, seed: int, steps: int, batch: in
 
     ckpt_dir: where checkpoints go (None: no checkpoints). resume: continue from the checkpoint
     there. stop_after: stop (with a checkpoint) once this absolute step is reached, as an
-    interruption would. A non-finite loss raises TrainingDiverged and writes nothing new.
+    interruption would. A non-finite loss raises TrainingDiverged and writes nothing new. Ctrl-C
+    checkpoints the last completed chunk and raises Interrupted(step, ckpt_dir). A resume from a
+    missing or corrupt checkpoint raises checkpoints.CheckpointError (a ConfigError) before anything
+    is written.
     on_chunk: called with the state after every chunk (tests use it to inject faults).
     objective: the loss function (default losses.dsm_loss; see losses.loss_and_grad), e.g. a
     class-conditional DSM loss that draws labels from `gm`. A module-level function (it is a static
@@ -284,7 +317,7 @@ def fit(model, gm, spec: Loss, optim: Optim, *, seed: int, steps: int, batch: in
     except KeyboardInterrupt:  # keep the last completed chunk, so --resume loses nothing
         if last_good != step:
             save(state, history)
-        raise
+        raise Interrupted(step, None if last_good is None else ckpt_dir) from None
     finally:
         bar.close()
     return state, history

@@ -14,6 +14,8 @@ test alone accepts in high D. A sample x is
          with that component's std s_i) is a mode of the product of marginals that holds no data
          (c is no μ_k) and x is at c (same two tests, stds s_i);
   off    otherwise (between modes, beyond the outer modes, or far from every mode).
+A sample with a NaN or infinite coordinate is none of these: `census` counts it as `non_finite`
+(`classify` labels it OFF, its snap is meaningless).
 The default tail 1e-3 gives t = 3.48, 4.16, 4.62, 5.03 and c = 12.1, 41.3, 187, 1179 at D = 1, 16,
 128, 1024. For hypercube mixtures the snap is the sign pattern (restricted to the signs each
 coordinate sees), so the ghost corners are the 2^{D_free} − k corners of the product of marginals.
@@ -28,6 +30,7 @@ import itertools
 import math
 from statistics import NormalDist
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,22 +77,37 @@ def classify(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail: float = DEFA
     x = jnp.asarray(x, gm.means.dtype)
     if x.ndim != 2 or x.shape[1] != gm.dim:
         raise ValueError(f"x: expected shape [N, {gm.dim}], got {tuple(x.shape)}")
+    return _classify(x, gm, float(tail))
+
+
+@eqx.filter_jit
+def _classify(x, gm: GaussianMixture, tail: float):
+    """classify, compiled once per (shapes, tail): called eagerly, the blockwise map would compile its
+    closure anew on every call (and its surrounding operations one by one)."""
     t, c = thresholds(gm.dim, tail)
     block = max(1, _WORK_FLOATS // (gm.n_components * gm.dim))
     return jax.lax.map(lambda xi: _classify_one(xi, gm.means, gm.stds, t, c), x, batch_size=block)
 
 
 def census(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail: float = DEFAULT_TAIL) -> dict:
-    """Counts and fractions of real / ghost / off-support samples x [N, D] (traceable in x, gm).
+    """Counts and fractions of real / ghost / off-support / non-finite samples x [N, D] (traceable in
+    x, gm). A row with a NaN or infinite coordinate is counted as non_finite only (not as off).
 
-    Returns {'n', 'real', 'ghost', 'off', 'real_fraction', 'ghost_fraction', 'off_fraction'} as
-    JAX scalars (float() them for host use), and the thresholds 't_coordinate', 'c_total' (floats)."""
-    labels, _ = classify(x, gm, tail)
+    Returns {'n', 'real', 'ghost', 'off', 'non_finite', 'real_fraction', 'ghost_fraction',
+    'off_fraction', 'non_finite_fraction'} as JAX scalars (float() them for host use; the four
+    counts sum to n, the fractions to 1), and the thresholds 't_coordinate', 'c_total' (floats).
+    ValueError for an empty x (N = 0: no fractions to report; N is static, so also under jit)."""
+    xs = jnp.asarray(x)
+    if xs.ndim == 2 and xs.shape[0] == 0:
+        raise ValueError("x: empty (N = 0 samples), the census needs at least one")
+    labels, _ = classify(xs, gm, tail)
     n = labels.shape[0]
+    finite = jnp.all(jnp.isfinite(xs), axis=1)
     t, c = thresholds(gm.dim, tail)
     out: dict = {"n": n, "t_coordinate": t, "c_total": c}
-    for name, code in (("real", REAL), ("ghost", GHOST), ("off", OFF)):
-        count = jnp.sum(labels == code)
+    for name, hit in (("real", labels == REAL), ("ghost", labels == GHOST), ("off", (labels == OFF) & finite),
+                      ("non_finite", ~finite)):
+        count = jnp.sum(hit)
         out[name] = count
         out[f"{name}_fraction"] = count / n
     return out
@@ -108,6 +126,7 @@ def corner_counts(x: Float[ArrayLike, "N D"], gm: GaussianMixture, tail: float =
     return {int(c): int(k) for c, k in zip(uniq, counts)}
 
 
+@eqx.filter_jit
 def product_ghost_mass(gm: GaussianMixture) -> Float[Array, ""]:
     """Mass the product of marginals puts on ±1 corners holding no data (hypercube mixtures with
     distinct corners; traceable). Per coordinate P(+) = p_i = Σ_k w_k [μ_ki > 0]; a corner c gets

@@ -70,7 +70,7 @@ def cross_terms(gm: GaussianMixture) -> GapTerms:
     return GapTerms(gm, "fact")
 
 
-def distribution_gap(gm: GaussianMixture, sigmas, n: int, key, groups: int = 32):
+def distribution_gap(gm: GaussianMixture, sigmas, n: int, *, key, groups: int = 32):
     """Group means of (Δ², ‖s_joint‖², ‖s_fact‖²) over n exact samples of p_σ at each σ.
 
     sigmas [m] -> array [m, groups, 3] (groups independent batches of n/groups particles,
@@ -96,7 +96,7 @@ def _dist_terms(gm: GaussianMixture, sig, keys, n: int, groups: int):
     return jax.lax.map(one, (keys, sig))
 
 
-def trajectory_gap(gm: GaussianMixture, grid, n: int, key, solver: AbstractSolver | None = None,
+def trajectory_gap(gm: GaussianMixture, grid, n: int, *, key, solver: AbstractSolver | None = None,
                    groups: int = 32, driver: str = "joint"):
     """Run a reverse sampler from the VE prior at σ = grid[0] down `grid` and record group means
     of (Δ², ‖s_joint‖², ‖s_fact‖²) at every step.
@@ -110,7 +110,7 @@ def trajectory_gap(gm: GaussianMixture, grid, n: int, key, solver: AbstractSolve
     x0 = prior(k0, n, gm.dim, grid[0], gm.means.dtype)
     score = gm.score if driver == "joint" else gm.factorized_score
     fn = gap_terms(gm) if driver == "joint" else cross_terms(gm)
-    res = sample(score, x0, grid, k1, solver=solver, observers={"g": GroupMean(fn, groups)})
+    res = sample(score, x0, grid, key=k1, solver=solver, observers={"g": GroupMean(fn, groups)})
     return np.asarray(res.sigmas), np.asarray(res.observations["g"]), res.x
 
 

@@ -32,7 +32,7 @@ def _labels(gm: GaussianMixture, x):
     return jnp.argmin(d2, axis=1), jnp.sign(jnp.sum(x, axis=1)), jnp.sign(x)
 
 
-def clone_probability(gm: GaussianMixture, sigma_starts, n_pairs: int, key, n_steps: int = 100,
+def clone_probability(gm: GaussianMixture, sigma_starts, n_pairs: int, *, key, n_steps: int = 100,
                       sigma_min: float = 1e-3, solver: AbstractSolver | None = None) -> dict:
     """Measured clone probabilities at each start σ in `sigma_starts` [m].
 
@@ -45,7 +45,7 @@ def clone_probability(gm: GaussianMixture, sigma_starts, n_pairs: int, key, n_st
         kj = jax.random.fold_in(key, j)
         x = gm.sample_noised(jax.random.fold_in(kj, 0), n_pairs, float(s0))
         grid = geometric_grid(float(s0), min(sigma_min, 0.5 * float(s0)), n_steps, dtype=gm.means.dtype)
-        res = sample(gm.score, jnp.concatenate([x, x]), grid, jax.random.fold_in(kj, 1), solver=solver)
+        res = sample(gm.score, jnp.concatenate([x, x]), grid, key=jax.random.fold_in(kj, 1), solver=solver)
         lab, com, sg = _labels(gm, res.x)
         out["phi_mode"].append(float(jnp.mean(lab[:n_pairs] == lab[n_pairs:])))
         out["phi_common"].append(float(jnp.mean(com[:n_pairs] == com[n_pairs:])))

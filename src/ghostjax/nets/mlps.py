@@ -22,7 +22,7 @@ from .precond import AbstractPrecond, EDMPrecond
 FACTORIZED_MODES = ("shared", "ensemble")
 
 
-def _mlp(n_in: int, n_out, width: int, depth: int, key: PRNGKeyArray) -> eqx.nn.MLP:
+def _mlp(n_in: int, n_out, width: int, depth: int, *, key: PRNGKeyArray) -> eqx.nn.MLP:
     return eqx.nn.MLP(n_in, n_out, width, depth, activation=jax.nn.silu, key=key)
 
 
@@ -46,7 +46,7 @@ class JointMLP(AbstractScoreNet):
                  precond: type[AbstractPrecond] = EDMPrecond, sigma_data: float = 1.0):
         dim = check_dim(dim)
         self.embedding, self.precond = embedding(embed_dim), precond.for_data(sigma_data)
-        self.mlp = _mlp(dim + embed_dim, dim, width, depth, key)
+        self.mlp = _mlp(dim + embed_dim, dim, width, depth, key=key)
 
     def body(self, x_in: Float[Array, " D"], emb: Float[Array, " E"]) -> Float[Array, " D"]:
         return mlp_apply(self.mlp, jnp.concatenate([x_in, emb]))
@@ -77,7 +77,7 @@ class FactorizedNet(AbstractScoreNet):
         c = coord_dim if mode == "shared" else 0
 
         def make(k):
-            return _mlp(1 + embed_dim + c, "scalar", width, depth, k)
+            return _mlp(1 + embed_dim + c, "scalar", width, depth, key=k)
 
         if mode == "shared":
             self.mlp = make(k_mlp)
@@ -116,8 +116,8 @@ class PooledNet(AbstractScoreNet):
         self.embedding, self.precond = embedding(embed_dim), precond.for_data(sigma_data)
         k1, k2, k3 = jax.random.split(key, 3)
         inp = 1 + embed_dim + coord_dim
-        self.phi = _mlp(inp, pool_dim, width, max(depth - 1, 1), k1)
-        self.psi = _mlp(inp + pool_dim, "scalar", width, depth, k2)
+        self.phi = _mlp(inp, pool_dim, width, max(depth - 1, 1), key=k1)
+        self.psi = _mlp(inp + pool_dim, "scalar", width, depth, key=k2)
         self.coords = jax.random.normal(k3, (dim, coord_dim))
 
     def body(self, x_in: Float[Array, " D"], emb: Float[Array, " E"]) -> Float[Array, " D"]:

@@ -17,16 +17,15 @@ sampler pass over the stacked state [x_joint, x_fact], so one compiled scan). Re
 Census: metrics.census (one definition for every entry point; `tail` is the probability that an
 exact data sample is not called real).
 
-Shapes (dim, n, n_steps, method, grid) and the census tail are static; seed, std, weight,
-sigma_max, sigma_min and rho are arrays vmapped over the cells of a batch. Keys come from the cell's seed alone
+Shapes (dim, n, n_steps), the solver `method` (solvers.Solver), the σ `grid` (processes.Grid, one
+that spans sigma_max → sigma_min) and the census tail are static; seed, std, weight, sigma_max,
+sigma_min and rho (the exponent of an EDM grid, ignored by the others) are arrays vmapped over the
+cells of a batch. Keys come from the cell's seed alone
 (PRNGKey(seed), then fold_in 0: prior, 1: sampler noise), and with JAX's partitionable threefry
 the draws do not depend on how particles and cells are laid out over devices.
 """
 
 from __future__ import annotations
-
-import time
-from typing import Literal
 
 import equinox as eqx
 import jax
@@ -35,7 +34,6 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 from pydantic import Field, model_validator
 
-from .. import integrate
 from ..config import ConfigError, Section
 from ..integrate import prior, sample
 from ..metrics.census import DEFAULT_TAIL, census, product_ghost_mass
@@ -43,10 +41,10 @@ from ..metrics.gaps import gap_terms
 from ..metrics.peaks import find_peak
 from ..mixtures import GaussianMixture
 from ..observers import Mean
-from ..processes import grid_from_config
+from ..processes import GRIDS, EDMGrid, GeometricGrid, Grid
 from ..scores import PairScore
-from ..solvers import SOLVERS, solver_from_name
-from . import mesh as meshes
+from ..solvers import EulerMaruyama, Solver
+from .kinds import BatchedKind
 
 NUMERIC = ("seed", "std", "weight", "sigma_max", "sigma_min", "rho")
 CENSUS = ("real", "ghost", "off")
@@ -59,17 +57,22 @@ class ExactCell(Section):
     seed: int = Field(0, ge=0, lt=2**31)
     n: int = Field(4096, ge=1)
     n_steps: int = Field(200, ge=3)
-    method: Literal[tuple(SOLVERS)] = "euler_maruyama"
-    grid: Literal["geometric", "edm"] = "geometric"
+    method: Solver = EulerMaruyama()       # solvers.Solver: a name or a table
+    grid: Grid = GeometricGrid()           # processes.Grid: a name or a table, spanning the σ range
     sigma_max: float = Field(30.0, gt=0)
     sigma_min: float = Field(0.003, gt=0)
-    rho: float = Field(7.0, gt=0)
+    rho: float = Field(7.0, gt=0)          # an EDM grid's exponent (a number per cell, vmapped)
     tail: float = Field(DEFAULT_TAIL, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _rules(self):
         if self.sigma_min >= self.sigma_max:
             raise ValueError(f"sigma_min: must be < sigma_max ({self.sigma_max}), got {self.sigma_min}")
+        if not self.grid.spans_range:
+            spans = [k for k, g in GRIDS.items() if g.spans_range]
+            raise ValueError(f"grid: expected one of {', '.join(spans)} (a grid from sigma_max to sigma_min)")
+        if isinstance(self.grid, EDMGrid) and self.grid.rho != EDMGrid().rho:
+            raise ValueError(f"grid.rho: the cell's rho sets the EDM exponent (write rho = {self.grid.rho:g})")
         return self
 
 
@@ -91,20 +94,21 @@ class JointHalfGap(eqx.Module):
 
 
 def cell_fn(static: tuple, particles: NamedSharding | None):
-    """The per-cell computation for static settings (dim, n, n_steps, method, grid, tail)."""
-    dim, n, n_steps, method, grid, tail = static
+    """The per-cell computation for static settings (dim, n, n_steps, solver, grid, tail)."""
+    dim, n, n_steps, solver, grid, tail = static
 
     def cell(p: dict) -> dict:
         gm = GaussianMixture.opposite_corners(dim, p["std"], p["weight"])
         sd = gm.mode_std()
-        sig = grid_from_config(grid, n_steps, p["sigma_max"], p["sigma_min"], p["rho"])
+        g = grid.model_copy(update={"rho": p["rho"]}) if isinstance(grid, EDMGrid) else grid
+        sig = g.sigmas(n_steps, p["sigma_max"], p["sigma_min"])
         key = jax.random.PRNGKey(p["seed"])
         x0 = prior(jax.random.fold_in(key, 0), n, dim, p["sigma_max"], sig.dtype)
         x0 = jnp.concatenate([x0, x0], axis=1)  # joint and factorized particles start together
         if particles is not None:
             x0 = jax.lax.with_sharding_constraint(x0, particles)
-        res = sample(PairScore(gm.score, gm.factorized_score), x0, sig, jax.random.fold_in(key, 1), solver=solver_from_name(method),
-                     observers={"gap": Mean(JointHalfGap(gm))})
+        res = sample(PairScore(gm.score, gm.factorized_score), x0, sig, key=jax.random.fold_in(key, 1),
+                     solver=solver, observers={"gap": Mean(JointHalfGap(gm))})
         x, obs = res.x, res.observations
         return {"joint": census_fractions(x[:, :dim], gm, tail), "fact": census_fractions(x[:, dim:], gm, tail),
                 "predicted": product_ghost_mass(gm), "sigma_data": sd,
@@ -131,17 +135,14 @@ def summarize(out: dict, i: int) -> tuple[dict, dict]:
     return row, {k: np.asarray(v).tolist() for k, v in curves.items()}
 
 
-class ExactKind:
+class ExactKind(BatchedKind):
     name = "exact"
     schema = ExactCell
-    batched = True
+    numeric = NUMERIC
     metrics = tuple(f"{w}_{s}" for s in ("joint", "fact") for w in CENSUS) + (
         "ghost_predicted", "sigma_data", "gap_peak_sigma", "gap_peak", "gap_peak_edge",
         "ep_peak_sigma", "ep_peak", "ep_peak_edge", "ep_total")
     figure_metrics = ("ghost_fact", "ghost_predicted", "ghost_joint", "gap_peak_sigma", "ep_peak_sigma", "ep_total")
-
-    def __init__(self):
-        self._compiled: dict = {}
 
     def static_key(self, s: ExactCell) -> tuple:
         """Shapes, solver and census tail: cells with equal keys share one compiled program."""
@@ -157,35 +158,14 @@ class ExactKind:
             raise ConfigError(f"n: {s.n} particles do not split over the mesh's {n_part} particle shards "
                               f"(choose n divisible by {n_part}, or set run.mesh_cells)")
 
-    def _program(self, static: tuple, batch: int, ctx):
-        """The compiled batch program (AOT: lower + compile, timed; the persistent cache serves reruns)."""
-        key = (static, batch, id(ctx.mesh))
-        if key not in self._compiled:
-            mesh = ctx.mesh
-            part = NamedSharding(mesh, P("particles", None))
-            fn = jax.vmap(cell_fn(static, part), spmd_axis_name="cells")
-            dt = jnp.result_type(float)
-            shapes = {k: jax.ShapeDtypeStruct((batch,), jnp.int32 if k == "seed" else dt,
-                                              sharding=meshes.cell_sharding(mesh)) for k in NUMERIC}
-            t0 = time.perf_counter()
-            jitted = jax.jit(fn, out_shardings=meshes.replicated(mesh), compiler_options=integrate.compiler_options())
-            compiled = jitted.lower(shapes).compile()
-            ctx.record_compile(f"dim={static[0]},n={static[1]},steps={static[2]},batch={batch}",
-                               time.perf_counter() - t0)
-            self._compiled[key] = compiled
-        return self._compiled[key]
+    def cell_fn(self, static: tuple, mesh):
+        return cell_fn(static, NamedSharding(mesh, P("particles", None)))
 
-    def run(self, cells: list, batch: int, ctx) -> list:
-        """Run `cells` (one shape group, at most `batch`) as one padded batch."""
-        static = self.static_key(cells[0].settings)
-        program = self._program(static, batch, ctx)
-        padded = cells + [cells[-1]] * (batch - len(cells))
-        dt = jnp.result_type(float)
-        host = {k: np.asarray([getattr(c.settings, k) for c in padded], np.int32 if k == "seed" else dt)
-                for k in NUMERIC}
-        args = {k: meshes.global_array(v, meshes.cell_sharding(ctx.mesh)) for k, v in host.items()}
-        out = jax.tree.map(np.asarray, program(args))
-        return [summarize(out, i) for i in range(len(cells))]
+    def summarize(self, out: dict, i: int, static: tuple) -> tuple[dict, dict]:
+        return summarize(out, i)
+
+    def compile_label(self, static: tuple) -> str:
+        return f"dim={static[0]},n={static[1]},steps={static[2]}"
 
 
 KIND = ExactKind()

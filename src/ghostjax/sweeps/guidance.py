@@ -1,15 +1,16 @@
-"""The guidance cell (issue 12; experiments/guidance_*.py): guided sampling of one class of an exact
+"""The guidance cell (issue 12; studies/guidance/): guided sampling of one class of an exact
 class mixture, and how far the samples are from the true class.
 
 Per cell: M Gaussian classes N(μ_k, std² I) in `dim` dimensions, μ_k ~ N(0, mean_std² I) drawn from
 the cell's seed (ghostjax.guidance.class_mixture), M = n_classes, or round(e^{β dim}) when
-n_classes = 0; a guided score towards class c for c = 0 … targets−1 (`schedule`, strength `w`):
+n_classes = 0; a guided score towards class c for c = 0 … targets−1 (`schedule`: a family of
+ghostjax.guidance.FAMILIES, its parameters the cell's numbers of the same names; strength `w`):
   constant      CFG s(x|c) + w (s(x|c) − s(x))
   linear        CFG with w(t) = w0 + w·t (OU time t = ½ log(1 + σ²))
   window        CFG with w_early = w for t > t_switch, w_late below (negative-guidance window)
   power_law     s(x|c) + w (‖Δ‖/√d)^alpha Δ, Δ = s(x|c) − s(x)
   autoguidance  s_weak + w (s(x|c) − s_weak), the weak model's class stds × factor
-sampled with the [sampler] table of the guidance studies (experiments.guidance_common.Sampler:
+sampled with the [sampler] table of the guidance studies (studies.guidance.common.Sampler:
 sampler.n particles per target class from N(0, σ_max² I) down the EDM grid). Metrics
 (metrics.guidance.distortion_summary, averaged over the targets; *_spread = (max − min)/2 over them):
 overshoot, shift_in_std, perp_shift (mean distortion along / orthogonal to the class-mean direction),
@@ -20,39 +21,25 @@ sigma_speciation (metrics.guidance.speciation_sigma) and the posterior curve.
 Cells with equal (dim, M, schedule, targets, sampler, observe) run as one compiled program vmapped
 over their numbers (seed, w, w0, w_late, t_switch, alpha, factor, classes.mean_std, classes.std):
 a new w or seed never recompiles. Keys from the seed alone: PRNGKey(seed), fold_in 0: the class
-means, fold_in 1 + c: the run towards class c (split into prior and sampler noise as
-guidance_common.guided_run does, so a cell's samples are the studies' for the same key).
+means, fold_in 1 + c: the run towards class c (studies.guidance.common.guided_cell: split into prior
+and sampler noise as its guided_run does, so a cell's samples are the studies' for the same key).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from pydantic import Field, model_validator
 
-from .. import integrate
 from ..config import Section
-from ..studies.guidance.common import Classes, Sampler
-from ..guidance import Constant, LinearInTime, NegativeWindow, autoguidance, cfg as cfg_score, class_mixture, power_law
-from ..integrate import prior, sample
-from ..metrics.guidance import ClassPosterior, distortion_summary, speciation_sigma
+from ..studies.guidance.common import Classes, Sampler, guided_cell
+from ..guidance import FAMILIES, class_mixture
+from ..metrics.guidance import distortion_summary, speciation_sigma
 from ..mixtures import GaussianMixture
-from ..observers import Mean
-from ..solvers import solver_from_name
-from . import mesh as meshes
+from .kinds import BatchedKind
 
-# name -> guided score of the cell's numbers p (a dict of traced scalars), towards class c
-FAMILIES = {
-    "constant": lambda gm, c, p: cfg_score(gm, c, Constant(p["w"])),
-    "linear": lambda gm, c, p: cfg_score(gm, c, LinearInTime(p["w0"], p["w"])),
-    "window": lambda gm, c, p: cfg_score(gm, c, NegativeWindow(p["w"], p["w_late"], p["t_switch"])),
-    "power_law": lambda gm, c, p: power_law(gm, c, p["w"], p["alpha"]),
-    "autoguidance": lambda gm, c, p: autoguidance(gm, c, p["factor"], p["w"]),
-}
 NUMERIC = ("seed", "w", "w0", "w_late", "t_switch", "alpha", "factor", "mean_std", "std")
 METRICS = ("overshoot", "shift_in_std", "perp_shift", "var_par", "var_perp", "var_avg", "pr", "pr_true", "pr_ratio",
            "accuracy")
@@ -93,26 +80,22 @@ class GuidanceCell(Section):
 
 
 def cell_fn(static: tuple):
-    """The per-cell computation for static settings (dim, M, schedule, targets, sampler, observe)."""
-    dim, m, family, targets, smp, observe = static
-    build = FAMILIES[family]
-    sigmas = smp.grid()  # host float64, computed before tracing
+    """The per-cell computation for static settings (dim, M, schedule, targets, sampler, observe):
+    the class mixture from the cell's seed (fold_in 0; means × mean_std, stds × std, traced), then
+    the guidance studies' cell (studies.guidance.common.guided_cell) towards classes 0 … targets−1,
+    guided by the family `schedule` of ghostjax.guidance.FAMILIES with its parameters taken from
+    the cell's numbers of the same names (traced)."""
+    dim, m, name, targets, smp, observe = static
+    family = FAMILIES[name]
+    fixed = [k for k in family.model_fields if k != "kind"]
 
     def cell(p: dict) -> dict:
         key = jax.random.PRNGKey(p["seed"])
-        unit = class_mixture(dim, jax.random.fold_in(key, 0), n_classes=m)  # means ~ N(0, I), stds 1
+        unit = class_mixture(dim, key=jax.random.fold_in(key, 0), n_classes=m)  # means ~ N(0, I), stds 1
         gm = GaussianMixture(unit.means * p["mean_std"], unit.weights, unit.stds * p["std"])  # traced scales
-        grid = jnp.asarray(sigmas, gm.means.dtype)
-
-        def towards(c):
-            k0, k1 = jax.random.split(jax.random.fold_in(key, 1 + c))
-            x0 = prior(k0, smp.n, dim, smp.sigma_max, dtype=gm.means.dtype)
-            obs = {"posterior": Mean(ClassPosterior(gm, c))} if observe else {}
-            out = sample(build(gm, c, p), x0, grid, k1, solver=solver_from_name(smp.solver), observers=obs)
-            return out.x, out.observations.get("posterior", jnp.zeros(()))
-
-        x, post = jax.vmap(towards)(jnp.arange(targets, dtype=jnp.int32))
-        return {"x": x, "posterior": post, "means": gm.means, "weights": gm.weights, "stds": gm.stds}
+        guide = family.model_construct(**{k: p[k] for k in fixed})
+        out = guided_cell(lambda c: guide.score(gm, c, p["w"]), gm, targets, smp, key=key, observe=observe)
+        return {**out, "means": gm.means, "weights": gm.weights, "stds": gm.stds}
 
     return cell
 
@@ -143,16 +126,13 @@ def summarize(out: dict, i: int, static: tuple) -> tuple[dict, dict]:
     return row, curves
 
 
-class GuidanceKind:
+class GuidanceKind(BatchedKind):
     name = "guidance"
     schema = GuidanceCell
-    batched = True
+    numeric = NUMERIC
     metrics = ("n_classes_used", "beta_eff", "non_finite") + METRICS + tuple(k + "_spread" for k in SPREAD) + (
         "sigma_speciation",)
     figure_metrics = ("overshoot", "var_par", "var_perp", "pr_ratio", "accuracy")
-
-    def __init__(self):
-        self._compiled: dict = {}
 
     def static_key(self, s: GuidanceCell) -> tuple:
         """Shapes and structure: cells with equal keys share one compiled program."""
@@ -161,37 +141,17 @@ class GuidanceKind:
     def cost(self, s: GuidanceCell) -> int:
         return s.targets * s.sampler.n * s.dim
 
-    def check(self, s: GuidanceCell, ctx) -> None:
-        return None
+    def value(self, s: GuidanceCell, k: str):
+        return getattr(s.classes, k) if k in ("mean_std", "std") else getattr(s, k)
 
-    def _program(self, static: tuple, batch: int, ctx):
-        key = (static, batch, ctx.mesh)  # meshes compare by devices and axes: a rerun in-process reuses it
-        if key not in self._compiled:
-            mesh = ctx.mesh
-            fn = jax.vmap(cell_fn(static), spmd_axis_name="cells")
-            dt = jnp.result_type(float)
-            shapes = {k: jax.ShapeDtypeStruct((batch,), jnp.int32 if k == "seed" else dt,
-                                              sharding=meshes.cell_sharding(mesh)) for k in NUMERIC}
-            t0 = time.perf_counter()
-            jitted = jax.jit(fn, out_shardings=meshes.replicated(mesh), compiler_options=integrate.compiler_options())
-            self._compiled[key] = jitted.lower(shapes).compile()
-            ctx.record_compile(f"dim={static[0]},M={static[1]},{static[2]},batch={batch}", time.perf_counter() - t0)
-        return self._compiled[key]
+    def cell_fn(self, static: tuple, mesh):
+        return cell_fn(static)
 
-    def run(self, cells: list, batch: int, ctx) -> list:
-        """Run `cells` (one static group, at most `batch`) as one padded batch."""
-        static = self.static_key(cells[0].settings)
-        program = self._program(static, batch, ctx)
-        padded = cells + [cells[-1]] * (batch - len(cells))
-        dt = jnp.result_type(float)
+    def summarize(self, out: dict, i: int, static: tuple) -> tuple[dict, dict]:
+        return summarize(out, i, static)
 
-        def value(s: GuidanceCell, k: str):
-            return getattr(s.classes, k) if k in ("mean_std", "std") else getattr(s, k)
-
-        host = {k: np.asarray([value(c.settings, k) for c in padded], np.int32 if k == "seed" else dt) for k in NUMERIC}
-        args = {k: meshes.global_array(v, meshes.cell_sharding(ctx.mesh)) for k, v in host.items()}
-        out = jax.tree.map(np.asarray, program(args))
-        return [summarize(out, i, static) for i in range(len(cells))]
+    def compile_label(self, static: tuple) -> str:
+        return f"dim={static[0]},M={static[1]},{static[2]}"
 
 
 KIND = GuidanceKind()

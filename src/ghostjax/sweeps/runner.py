@@ -48,7 +48,7 @@ def plan(cfg: SweepConfig, cells: list[Cell]) -> tuple[int, list[tuple[int, list
     out = []
     for g in groups.values():
         cap = cfg.run.batch_cells
-        if kind.batched and cfg.run.max_batch_elements and hasattr(kind, "cost"):
+        if kind.batched and cfg.run.max_batch_elements:
             cap = min(cap, max(1, cfg.run.max_batch_elements // kind.cost(g[0].settings)))
         b = meshes.batch_size(len(g), cap, c_axis) if kind.batched else 1
         out.append((b, g))
@@ -73,7 +73,7 @@ def run_sweep(cfg: SweepConfig, cells: list[Cell], ctx: Context, groups: list, *
     from tqdm.auto import tqdm
 
     kind = get_kind(cfg.kind)
-    table = Table(ctx.out, cfg.name, cfg.kind, cells, getattr(kind, "hidden", ()))
+    table = Table(ctx.out, cfg.name, cfg.kind, cells, kind.hidden)
     todo = []
     for b, g in groups:
         left = [c for c in g if not table.done(c)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..config import ConfigError
 from ..runio import atomic_write_csv, atomic_write_json
 from .spec import Cell, flat_settings
 
@@ -24,7 +25,10 @@ class Table:
         self.curves: dict[str, dict] = {}
         path = self.out / "results.json"
         if path.is_file():
-            saved = json.loads(path.read_text())
+            try:
+                saved = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise ConfigError(f"--out {self.out}: {path.name} is corrupt ({e}); delete it to rerun every cell") from None
             ids = {c.id for c in cells}
             for r in saved.get("rows", []):
                 if r.get("id") in ids:
