@@ -115,7 +115,7 @@ def machine_info() -> dict:
 def make_problem(K: int, D: int, N: int, steps: int, seed: int = 0, chunk: int | None = None):
     jax, jnp, gj = _jax()
     kw = {} if chunk is None else {"chunk": chunk}
-    gm = gj.GaussianMixture.random_classes(D, K, jax.random.key(seed), mean_std=2.0, std=0.5, **kw)
+    gm = gj.GaussianMixture.random_classes(D, K, key=jax.random.key(seed), mean_std=2.0, std=0.5, **kw)
     sigmas = gj.edm_grid(80.0, 0.002, steps)
     x_init = gj.prior(jax.random.key(seed + 1), N, D, 80.0)
     key = jax.random.key(seed + 2)
@@ -130,7 +130,7 @@ def _em_kw() -> dict:
 
 def ghostjax_em(gm, x_init, sigmas, key, score=None):
     _, _, gj = _jax()
-    return gj.sample(gm.score if score is None else score, x_init, sigmas, key, **_em_kw()).x
+    return gj.sample(gm.score if score is None else score, x_init, sigmas, key=key, **_em_kw()).x
 
 
 def hand_scan_em(x, sigmas, key, means, log_w, data_var):
@@ -297,7 +297,8 @@ def child_large(N, K, D, steps, reps, chunk):
         opts = _cpu_options()
         if hasattr(gj, "EulerMaruyama"):
             def impl(g, x, s, k):
-                return integrate._run_impl(g.score, x, s, k, {}, gj.EulerMaruyama(), False)[0]
+                return integrate._run_impl(g.score, x, s, key=k, observers={}, solver=gj.EulerMaruyama(),
+                                           final_denoise=False)[0]
         else:
             def impl(g, x, s, k):
                 return integrate._run_impl(g.score, x, s, k, {}, "euler_maruyama", "beta", False)[0]

@@ -192,7 +192,7 @@ def ghostjax_side(x64: bool, weak_factor: float, weak_extra: float):
         score = {"unguided": a.score, "cfg": CFG(a.score, ms["AB"].score, CFG_GUIDANCE - 1.0),
                  "autoguidance": Autoguidance(a.score, ms["weak"].score, AUTO_GUIDANCE)}[kind]
         grid = gj.edm_grid(SIGMA_MAX, SIGMA_MIN, STEPS, rho=RHO, dtype=dt)
-        out = gj.sample(score, jnp.asarray(x_init, dt), grid, jax.random.key(0), solver=gj.OdeHeun(),
+        out = gj.sample(score, jnp.asarray(x_init, dt), grid, key=jax.random.key(0), solver=gj.OdeHeun(),
                         observers={"traj": Window(STEPS, "x")})
         traj = np.concatenate([np.asarray(out.observations["traj"], np.float64), np.asarray(out.x, np.float64)[None]])
         return traj
