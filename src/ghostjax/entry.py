@@ -14,6 +14,7 @@ from pathlib import Path
 from .config import ConfigError, RunFailed, apply_overrides, build, read_toml, to_dict
 from .runio import RunDir, Workspace, run_meta, same_config, same_keys
 from .studies import Results, finite_metrics, no_progress
+from .studies.base import leaves
 from .studies.registry import Study, get
 
 
@@ -113,46 +114,25 @@ def check_results(res: Results) -> None:
         raise RunFailed("results: every metric is non-finite (the samples diverged)")
 
 
-def _non_finite_samples(obj, path: str = "") -> tuple[str, int] | None:
+def _non_finite_samples(metrics: dict) -> tuple[str, int] | None:
     """(dotted path, count) of the first census in the metrics that counted non-finite samples
     (metrics.census's `non_finite`), else None."""
-    if isinstance(obj, dict):
-        n = obj.get("non_finite")
-        if isinstance(n, (int, float)) and not isinstance(n, bool) and n > 0:
-            return path.rstrip(".") or "(top level)", int(n)
-        for k, v in obj.items():
-            if k != "meta":
-                hit = _non_finite_samples(v, f"{path}{k}.")
-                if hit:
-                    return hit
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            hit = _non_finite_samples(v, f"{path}{i}.")
-            if hit:
-                return hit
+    for path, v in leaves(metrics):
+        if path.rsplit(".", 1)[-1] == "non_finite" and isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+            return path.rpartition(".")[0] or "(top level)", int(v)
     return None
-
-
-def _float_leaves(obj):
-    """The float numbers of a nested metrics dict (its meta aside)."""
-    import numpy as np
-
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if k != "meta":
-                yield from _float_leaves(v)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _float_leaves(v)
-    elif hasattr(obj, "shape") and np.asarray(obj).dtype.kind == "f":
-        yield from np.asarray(obj, dtype=float).reshape(-1).tolist()
-    elif isinstance(obj, float):
-        yield obj
 
 
 def _any_finite(metrics: dict) -> bool:
     """False when the metrics hold float numbers and none of them is finite."""
     import math
 
-    floats = list(_float_leaves(metrics))
+    import numpy as np
+
+    floats = []
+    for _, v in leaves(metrics):
+        if hasattr(v, "shape") and np.asarray(v).dtype.kind == "f":
+            floats += np.asarray(v, dtype=float).reshape(-1).tolist()
+        elif isinstance(v, float):
+            floats.append(v)
     return not floats or any(math.isfinite(x) for x in floats)

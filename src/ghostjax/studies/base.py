@@ -14,7 +14,7 @@ and is listed once in `studies.registry.STUDIES`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Iterator
 
 
 def no_progress(it, **kw):
@@ -61,29 +61,31 @@ class Claim:
         return dataclasses.replace(self, run=run)
 
 
-def finite_metrics(obj: Any, path: str = "") -> str | None:
-    """The dotted key of the first non-finite number in a nested metrics dict (None if all finite)."""
+def leaves(obj: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) of every number, string or array in nested dicts and lists (a `meta`
+    table aside): the one walk over metrics that the finiteness checks share."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k != "meta":
+                yield from leaves(v, f"{path}{k}.")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from leaves(v, f"{path}{i}.")
+    else:
+        yield path.rstrip("."), obj
+
+
+def _is_finite(v: Any) -> bool:
     import math
 
     import numpy as np
 
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            bad = finite_metrics(v, f"{path}{k}.")
-            if bad:
-                return bad
-        return None
-    if isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            bad = finite_metrics(v, f"{path}{i}.")
-            if bad:
-                return bad
-        return None
-    if hasattr(obj, "shape"):
-        a = np.asarray(obj)
-        if a.dtype.kind == "f" and not np.isfinite(a).all():
-            return path.rstrip(".")
-        return None
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return path.rstrip(".")
-    return None
+    if hasattr(v, "shape"):
+        a = np.asarray(v)
+        return a.dtype.kind != "f" or bool(np.isfinite(a).all())
+    return not isinstance(v, float) or math.isfinite(v)
+
+
+def finite_metrics(obj: Any, path: str = "") -> str | None:
+    """The dotted key of the first non-finite number in a nested metrics dict (None if all finite)."""
+    return next((p for p, v in leaves(obj, path) if not _is_finite(v)), None)
