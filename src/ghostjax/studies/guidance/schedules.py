@@ -173,7 +173,8 @@ def _figures(cfg: Config, scan, at_target, grid, families: dict[str, AbstractFam
     ax.set_ylabel("w(σ)")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_title(f"Schedules at class accuracy {cfg.target_accuracy:g}", fontsize=9)
-    ax.legend(fontsize=5.5)
+    if ax.get_legend_handles_labels()[1]:  # no variant reached the target: nothing to label
+        ax.legend(fontsize=5.5)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     figs["schedules_at_target"] = fig
