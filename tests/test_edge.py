@@ -20,7 +20,6 @@ from ghostjax.config import (
     build,
     cli_guard,
     load_config,
-    require_finite,
 )
 from ghostjax.losses import Loss
 from ghostjax.nets import make_net
@@ -80,12 +79,13 @@ def test_cli_guard_exit_statuses(capsys):
         cli_guard(lambda: 1 / 0)()
 
 
-def test_require_finite_names_the_first_bad_metric():
-    require_finite({"a": 1.0, "b": [0.5, None], "c": np.arange(3.0), "n": 4, "s": "x"})
-    with pytest.raises(RunFailed, match=r"^metrics\.rows\[1\]\.ghost_fraction is non-finite \(nan\)"):
-        require_finite({"rows": [{"ghost_fraction": 0.1}, {"ghost_fraction": float("nan")}]}, "metrics")
-    with pytest.raises(RunFailed, match=r"^results\.x is non-finite \(inf\)"):
-        require_finite({"x": jnp.asarray([0.0, jnp.inf])})
+def test_finite_metrics_names_the_first_bad_metric():
+    from ghostjax.studies import finite_metrics
+
+    assert finite_metrics({"a": 1.0, "b": [0.5, None], "c": np.arange(3.0), "n": 4, "s": "x"}) is None
+    assert finite_metrics({"rows": [{"ghost_fraction": 0.1}, {"ghost_fraction": float("nan")}]}, "metrics.") \
+        == "metrics.rows.1.ghost_fraction"
+    assert finite_metrics({"x": jnp.asarray([0.0, jnp.inf])}) == "x"
 
 
 # ------------------------------------------------------------------ Ctrl-C and --resume in training.fit

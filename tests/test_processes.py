@@ -76,7 +76,9 @@ def test_bad_grid_arguments(call, name):
 def test_traced_sigma_grid_matches_processes(kind):
     """Sweeps build grids from traced σ_max, σ_min, ρ (vmapped over cells): same values as the concrete grid."""
     ref = gj.geometric_grid(30.0, 0.01, 40) if kind == "geometric" else gj.edm_grid(30.0, 0.01, 40)
-    traced = jax.jit(lambda hi, lo, rho: P.grid_from_config(kind, 40, hi, lo, rho))
+    grid = P.GRIDS[kind]()
+    traced = jax.jit(lambda hi, lo, rho: (grid.model_copy(update={"rho": rho}) if kind == "edm" else grid)
+                     .sigmas(40, hi, lo))
     got = traced(jnp.float32(30.0), jnp.float32(0.01), jnp.float32(7.0))
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=2e-5)
 
@@ -94,5 +96,10 @@ def test_grid_classes_are_the_grid_functions_and_trace():
     for i in range(2):
         ref = gj.edm_grid(float(hi[i]), float(lo[i]), 20, rho=float(rho[i]))
         np.testing.assert_allclose(np.asarray(got[i]), np.asarray(ref), rtol=2e-5)
-    with pytest.raises(ValueError, match="grid: expected one of geometric, edm, ddpm"):
-        P.as_grid("spiral")
+    from ghostjax.config import ConfigError, Section, build
+
+    class Cfg(Section):
+        grid: P.Grid = P.GeometricGrid()
+
+    with pytest.raises(ConfigError, match="grid: expected one of geometric, edm, ddpm"):
+        build(Cfg, {"grid": "spiral"})

@@ -354,29 +354,6 @@ def cli_guard(main: Callable[[], int | None]) -> Callable[[], int]:
     return wrapped
 
 
-def require_finite(values: Any, name: str = "results") -> None:
-    """RunFailed '<name>.<dotted.key> is non-finite (nan)' for the first NaN or infinite number in
-    nested dicts / lists / arrays `values` (None is left alone: a metric that does not apply). For
-    the entry points: check a study's metrics before writing them, so a run never exits 0 with null
-    metrics."""
-    import numpy as np
-
-    def walk(v, key):
-        if isinstance(v, dict):
-            for k, x in v.items():
-                walk(x, f"{key}.{k}")
-        elif isinstance(v, (list, tuple)):
-            for i, x in enumerate(v):
-                walk(x, f"{key}[{i}]")
-        elif isinstance(v, (float, np.floating, np.ndarray)) or hasattr(v, "dtype"):
-            a = np.asarray(v)
-            if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
-                bad = a.ravel()[np.argmax(~np.isfinite(a.ravel()))]
-                raise RunFailed(f"{key} is non-finite ({bad}); results not written")
-
-    walk(values, name)
-
-
 def one_line(e: BaseException) -> str:
     """The first line of an exception's message (its class name when empty)."""
     return str(e).splitlines()[0] if str(e) else type(e).__name__

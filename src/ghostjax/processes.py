@@ -196,23 +196,3 @@ class DDPMGrid(AbstractGrid):
 GRIDS: dict[str, type[AbstractGrid]] = {tag_of(c): c for c in (GeometricGrid, EDMGrid, DDPMGrid)}
 Grid = tagged(*GRIDS.values())
 """Config field type of a σ grid: one of GRIDS' classes, as a table or its bare name."""
-
-
-def as_grid(grid: str | AbstractGrid) -> AbstractGrid:
-    """A grid object as is; a name of GRIDS as that class with its defaults (ValueError otherwise)."""
-    if isinstance(grid, AbstractGrid):
-        return grid
-    if grid not in GRIDS:
-        raise ValueError(f"grid: expected one of {', '.join(GRIDS)}, got {grid!r}")
-    return GRIDS[grid]()
-
-
-def grid_from_config(grid: str | AbstractGrid, n: int, sigma_max: Float[ArrayLike, ""],
-                     sigma_min: Float[ArrayLike, ""], rho: Float[ArrayLike, ""] | None = None,
-                     dtype=None) -> Float[Array, " m"]:
-    """`as_grid(grid).sigmas(n, sigma_max, sigma_min)`, with ρ (may be traced) replacing an EDM
-    grid's own when given. σ_max, σ_min, ρ may be traced (sweeps vmap over them)."""
-    g = as_grid(grid)
-    if rho is not None and isinstance(g, EDMGrid):
-        g = g.model_copy(update={"rho": rho})
-    return g.sigmas(n, sigma_max, sigma_min, dtype=dtype)
