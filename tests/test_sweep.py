@@ -19,6 +19,7 @@ import ghostjax as gj
 from ghostjax import sweep
 from ghostjax.metrics.census import census, product_ghost_mass
 from ghostjax.config import ConfigError, cli_guard, load_config
+from ghostjax.studies.ghosts import corners_cell
 from ghostjax.sweeps import exact
 from ghostjax.sweeps.spec import SweepConfig, expand
 
@@ -139,7 +140,7 @@ def test_traced_census_and_ghost_mass_match_reference(dim, weight):
     gm = gj.GaussianMixture.opposite_corners(dim, std=0.3, weight=weight)
     rng = np.random.default_rng(dim)
     x = (rng.normal(size=(2000, dim)) + 0.8 * rng.choice([-1.0, 1.0], size=(2000, 1))).astype(np.float32)
-    traced = lambda x, s, w: exact.census_fractions(x, gj.GaussianMixture.opposite_corners(dim, s, w), 1e-3)  # noqa: E731
+    traced = lambda x, s, w: corners_cell.census_fractions(x, gj.GaussianMixture.opposite_corners(dim, s, w), 1e-3)  # noqa: E731
     f = jax.jit(traced)(x, jnp.float32(0.3), jnp.float32(weight))
     ref = {k: float(v) for k, v in census(x, gm).items()}
     np.testing.assert_allclose(np.asarray(f), [ref["real_fraction"], ref["ghost_fraction"], ref["off_fraction"]],

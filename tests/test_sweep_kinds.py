@@ -170,3 +170,13 @@ def test_every_kind_is_a_sweep_kind_with_the_shared_runner():
         base = BatchedKind if kind.batched else TrainingKind
         assert isinstance(kind, base) and type(kind).run is base.run  # the runner is written once
         hash(kind.static_key(build(kind.schema, {})))  # default settings make a hashable static key
+
+
+def test_sweep_kinds_come_from_the_study_registry():
+    """`sweep` dispatches through the one study registry: every kind is named by exactly one study."""
+    from ghostjax.studies.registry import STUDIES
+    from ghostjax.sweeps.kinds import KINDS
+
+    named = [s.sweep for s in STUDIES.values() if s.sweep is not None]
+    assert sorted(KINDS) == sorted(named) and len(set(named)) == len(named)
+    assert {"exact", "learned", "hallucination", "guidance"} <= set(KINDS)

@@ -1,7 +1,9 @@
 """Every study, named once: `STUDIES` maps the `study` key of a config to its `Study` entry.
 
 `analyze` runs the studies that do not train, `train` the ones that do, `report` collects every
-study's claims, and `sweep` the cell functions of the studies that expose one (sweeps/kinds.py).
+study's claims, and `sweep` runs the cells of the studies that name a sweep kind (`sweep`: the
+`kind` of a sweep TOML, implemented by sweeps/<kind>.py around the study's cell function;
+`sweep_kinds()` lists them).
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from .base import Claim, Results, no_progress
 class Study:
     """One study: its name (the config's `study` key), the module implementing the study interface
     (studies/base.py), its theme, whether it trains networks (`python -m ghostjax.train`) and whether
-    an interrupted run resumes from its checkpoints (--resume)."""
+    an interrupted run resumes from its checkpoints (--resume), and the sweep kind (the `kind` of a
+sweep TOML) whose cells run this study's cell function, if any."""
 
     name: str
     module: str
     theme: str
     trains: bool = False
     resumable: bool = False
+    sweep: str | None = None
 
     @property
     def entry(self) -> str:
@@ -49,21 +53,26 @@ class Study:
 
 _P = "ghostjax.studies"
 STUDIES: dict[str, Study] = {s.name: s for s in (  # in the order of docs/REPRODUCTION.md
-    Study("census", f"{_P}.ghosts.census", "ghosts"),
+    Study("census", f"{_P}.ghosts.census", "ghosts", sweep="exact"),
     Study("blind_corners", f"{_P}.ghosts.blind_corners", "ghosts"),
     Study("entropy_production", f"{_P}.ghosts.entropy_production", "ghosts"),
     Study("speciation", f"{_P}.ghosts.speciation", "ghosts"),
     Study("two_gaps", f"{_P}.ghosts.two_gaps", "ghosts"),
     Study("coupling", f"{_P}.ghosts.coupling", "ghosts"),
-    Study("learned", f"{_P}.ghosts.learned", "ghosts", trains=True, resumable=True),
-    Study("guidance_distortion", f"{_P}.guidance.distortion", "guidance"),
+    Study("learned", f"{_P}.ghosts.learned", "ghosts", trains=True, resumable=True, sweep="learned"),
+    Study("guidance_distortion", f"{_P}.guidance.distortion", "guidance", sweep="guidance"),
     Study("guidance_schedules", f"{_P}.guidance.schedules", "guidance"),
     Study("edm2_tree", f"{_P}.guidance.edm2_tree", "guidance"),
     Study("guidance_learned", f"{_P}.guidance.learned", "guidance", trains=True),
-    Study("hallucination", f"{_P}.hallucination.toy", "hallucination", trains=True),
+    Study("hallucination", f"{_P}.hallucination.toy", "hallucination", trains=True, sweep="hallucination"),
     Study("shapes", f"{_P}.hallucination.shapes", "hallucination", trains=True, resumable=True),
 )}
 NAMES = tuple(STUDIES)
+
+
+def sweep_kinds() -> dict[str, str]:
+    """{sweep kind: module implementing it} for every study that names one, in registry order."""
+    return {s.sweep: f"ghostjax.sweeps.{s.sweep}" for s in STUDIES.values() if s.sweep is not None}
 
 
 def get(name, *, entry: str | None = None) -> Study:

@@ -16,7 +16,7 @@ compiled ahead of time per static key and batch size, sharded over the device me
 padded with copies of their last cell) and `TrainingKind` (one cell at a time, each training its
 own network with checkpoints in <out>/cells/<id>/, resumed when a checkpoint is there).
 
-Kinds are imported lazily, so a kind whose dependencies are missing fails only when used, with
+The kinds are the ones the studies name in studies/registry.py (`Study.sweep`); they are imported lazily, so a kind whose dependencies are missing fails only when used, with
 one line naming what is missing.
 """
 
@@ -36,10 +36,10 @@ import numpy as np
 from .. import integrate
 from ..config import ConfigError, Section
 from ..runio import Workspace
+from ..studies.registry import sweep_kinds
 from . import mesh as meshes
 
-KINDS = {"exact": "ghostjax.sweeps.exact", "learned": "ghostjax.sweeps.learned",
-         "hallucination": "ghostjax.sweeps.hallucination", "guidance": "ghostjax.sweeps.guidance"}
+KINDS = sweep_kinds()  # {kind: module}, from the study registry (each study names its kind once)
 
 
 def get_kind(name: str) -> SweepKind:
