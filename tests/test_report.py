@@ -143,3 +143,23 @@ def test_rerun_calls_the_entry_point_the_registry_names(tmp_path, monkeypatch):
     assert "census" in default and "edm2_tree" in default and "hallucination_1d_full" not in default
     assert set(report.rerun_names(RUNS, with_train=True)) >= set(default) | {"hallucination_1d_full", "shapes"}
 
+
+
+@recorded
+def test_committed_results_tables_are_regenerated_from_recorded_runs():
+    """Every `<!-- table: KEY -->` block of docs/results/*.md is what the themes' tables.py build
+    from docs/runs: a table typed or edited by hand fails here."""
+    built = report.tables(report.load_runs(RUNS))
+    pages = sorted((ROOT / "docs" / "results").glob("*.md"))
+    assert pages
+    for page in pages:
+        text = page.read_text()
+        assert report.fill(text, built, str(page)) == text, f"{page.name}: a table differs from its recorded run"
+
+
+def test_fill_replaces_marked_tables_and_refuses_unknown_keys():
+    text = "a\n<!-- table: t:x -->\n| old |\n<!-- /table -->\nb\n<!-- table: t:y -->\n<!-- /table -->\n"
+    out = report.fill(text, {"t:x": "| new |\n", "t:y": "| y |"})
+    assert out == "a\n<!-- table: t:x -->\n| new |\n<!-- /table -->\nb\n<!-- table: t:y -->\n| y |\n<!-- /table -->\n"
+    with pytest.raises(report.ConfigError, match="t:x"):
+        report.fill(text, {"t:y": "| y |"}, "page.md")

@@ -1,4 +1,4 @@
-"""`python -m ghostjax.report [--runs docs/runs] [--out docs/REPRODUCTION.md] [--rerun [--with-train] [--only A,B]]`
+"""`python -m ghostjax.report [--runs docs/runs] [--out docs/REPRODUCTION.md] [--results docs/results] [--rerun [--with-train] [--only A,B]]`
 
 Regenerates docs/REPRODUCTION.md, one numbered row per claim of the seeds, from the recorded runs
 docs/runs/<run>/metrics.json (committed with the docs). The studies of studies.registry.STUDIES
@@ -9,7 +9,9 @@ the notes (`notes(runs)`). With --rerun the runs are first recorded again from c
 the entry point the registry names (`python -m ghostjax.analyze` or `python -m ghostjax.train
 --config configs/<run>.toml --out docs/runs/<run>`): every study that does not train; the training
 runs (tens of minutes on 2 cores) with --with-train, or when --only names them.
-Every number in the report is read from those metrics files.
+It also rewrites the tables of the results pages (docs/results/*.md): each `<!-- table: THEME:NAME -->`
+… `<!-- /table -->` block is replaced by the table studies/<theme>/tables.py builds from its runs.
+Every number in the report and in those tables is read from the metrics files.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -60,14 +63,40 @@ def _themes() -> list[str]:
     return list(dict.fromkeys(s.theme for s in STUDIES.values()))
 
 
-def _theme_claims(theme: str):
-    """The theme's claims module (studies/<theme>/claims.py), or None."""
-    name = f"{__package__}.studies.{theme}.claims"
+def _theme_runs(by_study: dict, theme: str) -> dict[str, dict]:
+    return {run: m for s in STUDIES.values() if s.theme == theme for run, m in by_study.get(s.name, {}).items()}
+
+
+def _theme_module(theme: str, kind: str):
+    """studies/<theme>/<kind>.py (claims or tables), or None."""
+    name = f"{__package__}.studies.{theme}.{kind}"
     return importlib.import_module(name) if importlib.util.find_spec(name) is not None else None
 
 
-def _theme_runs(by_study: dict, theme: str) -> dict[str, dict]:
-    return {run: m for s in STUDIES.values() if s.theme == theme for run, m in by_study.get(s.name, {}).items()}
+TABLE = re.compile(r"<!-- table: (?P<key>[\w.:/-]+) -->\n(?P<body>.*?)<!-- /table -->", re.S)
+
+
+def tables(by_study: dict[str, dict[str, dict]]) -> dict[str, str]:
+    """Every table the themes build from the recorded runs: {key: markdown}, each theme's
+    studies/<theme>/tables.py `tables(runs)` given its runs ({run: metrics}); keys are
+    "<theme>:<name>"."""
+    out = {}
+    for theme in _themes():
+        mod = _theme_module(theme, "tables")
+        if mod is not None:
+            out.update({f"{theme}:{k}": v for k, v in mod.tables(_theme_runs(by_study, theme)).items()})
+    return out
+
+
+def fill(text: str, built: dict[str, str], where: str = "page") -> str:
+    """`text` with the body of every `<!-- table: KEY -->` … `<!-- /table -->` block replaced by
+    built[KEY] (ConfigError naming the page and key when no study builds it)."""
+    def one(m: re.Match) -> str:
+        key = m["key"]
+        if key not in built:
+            raise ConfigError(f"{where}: table {key!r}: no study builds it (studies/<theme>/tables.py)")
+        return f"<!-- table: {key} -->\n{built[key].rstrip()}\n<!-- /table -->"
+    return TABLE.sub(one, text)
 
 
 def claims(by_study: dict[str, dict[str, dict]]) -> list[tuple[Study, Claim]]:
@@ -79,7 +108,7 @@ def render(by_study: dict[str, dict[str, dict]], runs_rel: str = "runs", figures
     """The markdown of REPRODUCTION.md from the recorded runs {study: {run: metrics}} (links relative
     to docs/; `figures`: {run: [figure names]})."""
     figures = figures or {}
-    themes = [(t, _theme_claims(t), _theme_runs(by_study, t)) for t in _themes()]
+    themes = [(t, _theme_module(t, "claims"), _theme_runs(by_study, t)) for t in _themes()]
     conventions = [mod.conventions(r) for _, mod, r in themes if hasattr(mod, "conventions")]
     lines = [
         "# Reproduction of the seed claims (000 Ghost Modes, 001 Two Gaps, 003 Aithal et al., 004 Ventura et al.)",
@@ -118,6 +147,9 @@ def parse_args(argv=None):
     p = ArgumentParser(prog="python -m ghostjax.report", description=__doc__.split("\n\n")[1])
     p.add_argument("--runs", default="docs/runs", help="folder of recorded runs (default docs/runs)")
     p.add_argument("--out", default="docs/REPRODUCTION.md", help="report path (default docs/REPRODUCTION.md)")
+    p.add_argument("--results", default="docs/results",
+                   help="folder of results pages whose <!-- table: KEY --> blocks are rewritten from the runs "
+                        "(default docs/results; skipped when absent)")
     p.add_argument("--configs", default="configs", help="folder of study configs, for --rerun")
     p.add_argument("--rerun", action="store_true", help="record the runs again before writing the report")
     p.add_argument("--only", default=None, help="with --rerun: comma-separated runs (configs/<run>.toml) to rerun")
@@ -195,8 +227,15 @@ def main(argv=None) -> int:
         rel = Path(runs.resolve()).relative_to(out.resolve().parent)
     except ValueError:
         rel = runs.resolve()
+    pages = sorted(Path(args.results).glob("*.md")) if Path(args.results).is_dir() else []
+    built = tables(by_study) if pages else {}
+    filled = [(p, fill(p.read_text(), built, str(p))) for p in pages]  # every page checked before any write
     atomic_write_text(out, render(by_study, str(rel), _figures(runs, by_study)))
-    print(f"wrote {out} from {sum(map(len, by_study.values()))} recorded runs")
+    for p, text in filled:
+        if text != p.read_text():
+            atomic_write_text(p, text)
+    print(f"wrote {out} and the tables of {len(pages)} results pages from "
+          f"{sum(map(len, by_study.values()))} recorded runs")
     return 0
 
 
