@@ -1,0 +1,209 @@
+"""The tables of docs/results/guidance.md, built from the guidance theme's recorded runs: `tables(runs)`
+with runs = {run name: metrics.json dict} gives {table name: markdown}, one entry per table, filled
+into the page's `<!-- table: guidance:NAME -->` blocks by `python -m ghostjax.report`.
+
+Every number printed is read from the runs (results, or `meta.config` for the settings). A run that
+is missing gives a one-line marker naming it and its command instead of the table; a run that lacks
+a key its table reads raises ValueError naming the run and the key."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from .._claims_fmt import config
+
+DASH = "–"
+COMMANDS = {
+    "guidance_distortion": "python -m ghostjax.analyze --config configs/guidance_distortion.toml "
+                           "--out docs/runs/guidance_distortion",
+    "guidance_schedules": "python -m ghostjax.analyze --config configs/guidance_schedules.toml "
+                          "--out docs/runs/guidance_schedules",
+    "guidance_learned": "python -m ghostjax.train --config configs/guidance_learned.toml --out docs/runs/guidance_learned",
+    "edm2_tree": "python -m ghostjax.analyze --config configs/edm2_tree.toml --out docs/runs/edm2_tree",
+}
+
+
+# ------------------------------------------------------------------------------------- formats
+def _minus(s: str) -> str:
+    return s.replace("-", "−")
+
+
+def num(x, nd: int = 2) -> str:
+    """x with nd decimals (more when that would print a non-zero x as 0), '–' for None or NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return DASH
+    k = nd
+    while k < 6 and x != 0 and round(x, k) == 0:
+        k += 1
+    return _minus(f"{x:.{k}f}")
+
+
+def frac(x, nd: int = 3) -> str:
+    """A fraction in [0, 1] with nd decimals, more when that would round a value strictly inside
+    (0, 1) to 0 or 1: 0.99994 -> '0.99994', 6.1e-5 -> '0.00006'."""
+    if x is None:
+        return DASH
+    k = nd
+    while k < 6 and 0 < x < 1 and round(x, k) in (0, 1):
+        k += 1
+    return f"{x:.{k}f}"
+
+
+def pm(x, half, nd: int = 2) -> str:
+    """x ± half, both with nd decimals (x alone when half is None)."""
+    return num(x, nd) if half is None else f"{num(x, nd)} ± {half:.{nd}f}"
+
+
+def g(x) -> str:
+    """A setting as written in a config: 0.5, −1, 2."""
+    return _minus(f"{x:g}")
+
+
+def _label(variant: str) -> str:
+    """A study's variant name for print: 'window w_late=-1, t_switch=0.5 (σ=1.31)' ->
+    'window w_late = −1, t_switch = 0.5 (σ = 1.31)'."""
+    return _minus(variant.replace("=", " = "))
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join([_row(header), _row(["---"] * len(header)), *map(_row, rows)]) + "\n"
+
+
+def missing(run: str) -> str:
+    """The marker printed in place of a table whose run is not recorded."""
+    return f"*No recorded run `{run}`: record it with `{COMMANDS[run]}`, then `python -m ghostjax.report`.*\n"
+
+
+def _guard(run: str, build: Callable[[dict], str], runs: dict[str, dict]) -> str:
+    m = runs.get(run)
+    if m is None:
+        return missing(run)
+    try:
+        return build(m)
+    except KeyError as e:
+        raise ValueError(f"runs[{run!r}]: metrics.json lacks {e.args[0]!r} (record the run again)") from None
+
+
+# ------------------------------------------------------------------------------------- tables
+def distortion(m: dict) -> str:
+    """Distortion against d at w = conv_w: the fixed-M ladder and the M = e^(βd) ladder side by side
+    (± = half the spread over the target classes; σ_S guided / unguided; '–' where not measured)."""
+    c = config(m)
+    w = c["conv_w"]
+
+    def at(kind, ww):
+        return {r["d"]: r for r in m["ladder"] if r["ladder"] == kind and r["w"] == ww}
+
+    fg, fu, eg, eu = at("fixed", w), at("fixed", 0.0), at("exp", w), at("exp", 0.0)
+
+    def sig(g_, u_):
+        if g_["sigma_speciation"] is None:
+            return DASH
+        return f"{num(g_['sigma_speciation'])} / {num(u_['sigma_speciation']) if u_ else DASH}"
+
+    fm, b = c["fixed_classes"], c["beta"]
+    header = ["d", f"M = {fm}: overshoot", f"M = {fm}: ρ_∥", f"M = {fm}: σ_S guided / unguided",
+              f"M = e^{{{b:g} d}}", "overshoot", "ρ_∥", "ρ_⊥", "σ_S guided / unguided", "mean field overshoot"]
+    rows = []
+    for d in sorted(set(fg) | set(eg)):
+        f, e = fg.get(d), eg.get(d)
+        left = ([pm(f["overshoot"], f["overshoot_spread"]), num(f["var_par"]), sig(f, fu.get(d))] if f
+                else [DASH] * 3)
+        right = ([str(e["M"]), pm(e["overshoot"], e["overshoot_spread"]), num(e["var_par"]), num(e["var_perp"], 3),
+                  sig(e, eu.get(d)), num(e["mf_overshoot"])] if e else [DASH] * 6)
+        rows.append([str(d), *left, *right])
+    return _table(header, rows)
+
+
+def _strength(e: dict) -> str:
+    s = e["strength_at_target"]
+    prefix = {"window": "w_early ", "linear": "ω = ", "power_law": "ω = ", "autoguidance": "w = "}.get(e["family"], "")
+    return prefix + num(s)
+
+
+def _family_label(e: dict) -> str:
+    if e["family"] == "autoguidance":
+        return f"autoguidance (weak: class std × {g(e['factor'])})"
+    return _label(e["variant"])
+
+
+def schedules(m: dict) -> str:
+    """Each schedule variant at the target class accuracy: its strength there and the distortions; a
+    variant that never reaches the target says so with its largest accuracy."""
+    acc = m["target_accuracy"]
+    header = ["family", f"strength at accuracy {g(acc)}", "overshoot δμ_∥", "ρ_∥", "ρ_⊥", "PR ratio"]
+    rows = []
+    for e in m["at_target"]:
+        if e["strength_at_target"] is None:
+            rows.append([_family_label(e), f"not reached (max accuracy {num(e['accuracy_range'][1])})",
+                         *[DASH] * 4])
+            continue
+        rows.append([_family_label(e), _strength(e), num(e["overshoot"]), num(e["var_par"]), num(e["var_perp"], 3),
+                     num(e["pr_ratio"], 3)])
+    return _table(header, rows)
+
+
+def learned(m: dict) -> str:
+    """Exact against learned scores (mean of the training seeds, ± half their range) for each variant
+    at the target accuracy."""
+    acc = m["target_accuracy"]
+    rows_by = {}
+    for e in m["at_target"]:
+        if e["score"] in ("exact", "learned"):
+            rows_by.setdefault(e["variant"], {})[e["score"]] = e
+    header = [f"variant at accuracy {g(acc)}", "score", "strength (w, or w_early)", "overshoot", "ρ_∥", "ρ_⊥",
+              "log p gap / dim", "nearest-class radius", "off-support"]
+    rows = []
+    for variant, by in rows_by.items():
+        for i, score in enumerate(s for s in ("exact", "learned") if s in by):
+            e = by[score]
+
+            def h(k, e=e):
+                return e.get(k + "_halfrange")
+
+            if e["strength_at_target"] is None:
+                cells = ["not reached", *[DASH] * 6]
+            else:
+                cells = [num(e["strength_at_target"]), pm(e["overshoot"], h("overshoot")),
+                         pm(e["var_par"], h("var_par")), num(e["var_perp"]), num(e["log_p_gap"], 3),
+                         num(e["nearest_radius"]), frac(e["off_fraction"])]
+            rows.append([_label(variant) if i == 0 else "", score, *cells])
+    return _table(header, rows)
+
+
+EDM2_RUNS = ("data", "exact", "cfg", "autoguidance", "weak")
+
+
+def edm2_tree(m: dict) -> str:
+    """The five sample sets of the EDM2 toy tree study and their readouts."""
+    s = m["settings"]
+    names = {"data": "data (exact draws)", "exact": "exact score, unguided",
+             "cfg": f"CFG (their guidance {g(s['cfg_guidance_theirs'])})",
+             "autoguidance": f"autoguidance (guidance {g(s['auto_guidance'])})", "weak": "weak model alone"}
+    header = ["run", "inside the A outline", f"within {g(config(m)['within_stds'])} std of a component",
+              "mean log p_A", "class accuracy", "mean branch level", "trunk (level 0) share"]
+    rows = []
+    for k in EDM2_RUNS:
+        r = m["runs"][k]
+        rows.append([names[k], frac(r["in_outline_A"]), frac(r["within_k_std"]), num(r["mean_log_pA"]),
+                     frac(r["class_accuracy"]), num(r["mean_level"]), frac(r["level_hist"][0])])
+    return _table(header, rows)
+
+
+BUILDERS: dict[str, tuple[str, Callable[[dict], str]]] = {
+    "distortion": ("guidance_distortion", distortion),
+    "schedules": ("guidance_schedules", schedules),
+    "learned": ("guidance_learned", learned),
+    "edm2_tree": ("edm2_tree", edm2_tree),
+}
+
+
+def tables(runs: dict[str, dict]) -> dict[str, str]:
+    """{table name: markdown} for every table of docs/results/guidance.md from the theme's recorded
+    runs {run: metrics}; a missing run's table is the `missing` marker."""
+    return {name: _guard(run, build, runs) for name, (run, build) in BUILDERS.items()}

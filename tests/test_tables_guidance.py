@@ -1,0 +1,142 @@
+"""studies/guidance/tables.py: the tables of docs/results/guidance.md read their numbers from the runs'
+metrics (checked against numbers computed here from small synthetic metrics, after the JSON round
+trip a recorded run goes through, and against the CSV files the recorded runs wrote); a missing run
+gives a marker naming the command, not a crash; a metrics file lacking a key is a ValueError naming
+the run and the key."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from ghostjax import report
+from ghostjax.studies.guidance import tables as T
+from ghostjax.studies.guidance.learned.run import METRICS, combine_seeds
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "docs" / "runs"
+PAGE = ROOT / "docs" / "results" / "guidance.md"
+
+
+def _row(table: str, start: str) -> list[str]:
+    (line,) = [r for r in table.splitlines() if r.startswith(start)]
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def _rows(table: str) -> list[list[str]]:
+    return [[c.strip() for c in r.strip("|").split("|")] for r in table.splitlines()[2:]]
+
+
+def _rt(m: dict) -> dict:
+    return json.loads(json.dumps(m))
+
+
+def _ladder_row(kind, d, m, w, overshoot, spread, var_par, var_perp, sig, mf):
+    return {"ladder": kind, "d": d, "M": m, "w": w, "overshoot": overshoot, "overshoot_spread": spread,
+            "var_par": var_par, "var_perp": var_perp, "sigma_speciation": sig, "mf_overshoot": mf}
+
+
+def test_distortion_row_joins_the_two_ladders_at_conv_w():
+    per_target = [0.52, 0.61]  # overshoot towards the two target classes
+    ov, spread = sum(per_target) / 2, (max(per_target) - min(per_target)) / 2
+    m = _rt({"meta": {"config": {"conv_w": 3.0, "fixed_classes": 7, "beta": 0.04}}, "ladder": [
+        _ladder_row("fixed", 64, 7, 0.0, 0.01, 0.0, 1.0, 1.03, 0.41, 0.0),
+        _ladder_row("fixed", 64, 7, 3.0, ov, spread, 0.571, 1.02, 1.774, 0.2),
+        _ladder_row("fixed", 64, 7, 2.0, 9.9, 9.9, 9.9, 9.9, 9.9, 9.9),           # another w: ignored
+        _ladder_row("exp", 64, 13, 3.0, 0.69, 0.012, 0.6, 1.0312, 1.9, 0.3307),
+        _ladder_row("exp", 128, 166, 3.0, 0.47, 0.011, 0.61, 1.0234, None, 0.33),
+    ]})
+    t = T.distortion(m)
+    header = [c.strip() for c in t.splitlines()[0].strip("|").split("|")]
+    assert header[1] == "M = 7: overshoot" and header[4] == "M = e^{0.04 d}"
+    assert _row(t, "| 64 |") == ["64", f"{ov:.2f} ± {spread:.2f}", "0.57", "1.77 / 0.41", "13", "0.69 ± 0.01",
+                                 "0.60", "1.031", "1.90 / –", "0.33"]
+    # d = 128 has no fixed-M run and no speciation: dashes, not a crash
+    assert _row(t, "| 128 |") == ["128", "–", "–", "–", "166", "0.47 ± 0.01", "0.61", "1.023", "–", "0.33"]
+    assert all(len(r) == len(header) for r in _rows(t))
+
+
+def test_schedules_strength_labels_and_unreached_variants():
+    base = {"accuracy_range": [0.5, 1.0], "overshoot": 0.4636, "var_par": 0.5944, "var_perp": 1.0104,
+            "pr_ratio": 1.0007}
+    m = _rt({"target_accuracy": 0.9, "at_target": [
+        {"family": "constant", "variant": "constant w", "strength_at_target": 0.8044, **base},
+        {"family": "window", "variant": "window w_late=-1, t_switch=1 (σ=2.53)", "strength_at_target": None,
+         "accuracy_range": [0.04, 0.7783], "overshoot": None, "var_par": None, "var_perp": None, "pr_ratio": None},
+        {"family": "autoguidance", "variant": "autoguidance ×2.5", "factor": 2.5, "strength_at_target": 2.68,
+         **base, "overshoot": -0.0002},
+    ]})
+    t = T.schedules(m)
+    assert "strength at accuracy 0.9" in t.splitlines()[0]
+    assert _row(t, "| constant w |") == ["constant w", "0.80", "0.46", "0.59", "1.010", "1.001"]
+    assert _row(t, "| window") == ["window w_late = −1, t_switch = 1 (σ = 2.53)", "not reached (max accuracy 0.78)",
+                                   "–", "–", "–", "–"]
+    # a small non-zero overshoot is not printed as 0.00, and the weak model's factor is read from the run
+    assert _row(t, "| autoguidance")[:3] == ["autoguidance (weak: class std × 2.5)", "w = 2.68", "−0.0002"]
+
+
+def test_learned_cells_are_the_seed_mean_and_half_range():
+    metrics = ("overshoot", "var_par", "var_perp", "log_p_gap", "nearest_radius", "off_fraction")
+    seeds = [dict.fromkeys(METRICS, 0.5) | dict(zip(metrics, v)) | {"strength_at_target": s}
+             for v, s in (((0.301, 0.6578, 0.9667, -0.1525, 1.0902, 0.0014), 5.8857),
+                          ((0.3466, 0.6165, 0.9674, -0.1435, 1.0825, 0.0006), 6.5043))]
+    entries = [{"score": f"learned_s{i}", "seed": i, "family": "window", "variant": "window w_late=-1, t_switch=0.5 "
+                "(σ=1.31)", **e} for i, e in enumerate(seeds)]
+    exact = {"score": "exact", "seed": "", "family": "window", "variant": entries[0]["variant"],
+             "strength_at_target": 5.9077, "overshoot": 0.6555, "var_par": 1.0224, "var_perp": 1.0163,
+             "log_p_gap": -0.1039, "nearest_radius": 1.0461, "off_fraction": 0.0}
+    m = _rt({"target_accuracy": 0.95, "at_target": [exact, *combine_seeds(entries), *entries]})
+    t = T.learned(m)
+
+    def mean(k):
+        return sum(e[k] for e in seeds) / 2
+
+    def half(k):
+        return abs(seeds[0][k] - seeds[1][k]) / 2
+
+    ex, le = _rows(t)
+    assert ex[:3] == ["window w_late = −1, t_switch = 0.5 (σ = 1.31)", "exact", "5.91"]
+    assert le == ["", "learned", f"{mean('strength_at_target'):.2f}", f"{mean('overshoot'):.2f} ± {half('overshoot'):.2f}",
+                  f"{mean('var_par'):.2f} ± {half('var_par'):.2f}", f"{mean('var_perp'):.2f}",
+                  f"{mean('log_p_gap'):.3f}".replace("-", "−"), f"{mean('nearest_radius'):.2f}",
+                  f"{mean('off_fraction'):.3f}"]
+
+
+def test_edm2_fractions_keep_the_digits_that_tell_them_from_0_and_1():
+    r = {"in_outline_A": 0.99993896484375, "within_k_std": 1.0, "mean_log_pA": 0.0037877, "class_accuracy": 0.5,
+         "mean_level": 3.88604736328125, "level_hist": [6.103515625e-05, 0.2]}
+    m = _rt({"meta": {"config": {"within_stds": 2.0}}, "settings": {"cfg_guidance_theirs": 4.0, "auto_guidance": 3.0},
+             "runs": {k: r for k in T.EDM2_RUNS}})
+    t = T.edm2_tree(m)
+    assert "within 2 std of a component" in t.splitlines()[0]
+    assert _row(t, "| CFG") == ["CFG (their guidance 4)", "0.9999", "1.000", "0.004", "0.500", "3.89", "0.0001"]
+
+
+def test_missing_run_is_a_marker_and_a_missing_key_names_the_run():
+    built = T.tables({})
+    assert set(built) == set(T.BUILDERS)
+    for name, (run, _) in T.BUILDERS.items():
+        assert built[name].startswith(f"*No recorded run `{run}`") and f"--out docs/runs/{run}" in built[name]
+    with pytest.raises(ValueError, match="guidance_schedules.*target_accuracy"):
+        T.tables({"guidance_schedules": {"at_target": []}})
+
+
+@pytest.mark.skipif(not (RUNS / "guidance_schedules" / "metrics.json").is_file(), reason="no recorded runs")
+def test_recorded_tables_agree_with_the_csv_the_runs_wrote_and_fill_the_page():
+    built = T.tables(report._theme_runs(report.load_runs(RUNS), "guidance"))
+    with open(RUNS / "guidance_schedules" / "schedule_at_target.csv") as f:
+        sched = list(csv.DictReader(f))
+    rows = _rows(built["schedules"])
+    assert len(rows) == len(sched)
+    for row, c in zip(rows, sched):
+        if c["overshoot"]:
+            assert row[2] == T.num(float(c["overshoot"])) and row[3] == f"{float(c['var_par']):.2f}"
+    with open(RUNS / "edm2_tree" / "runs.csv") as f:
+        levels = {r["run"]: float(r["mean_level"]) for r in csv.DictReader(f)}
+    assert [r[5] for r in _rows(built["edm2_tree"])] == [f"{levels[k]:.2f}" for k in T.EDM2_RUNS]
+    # every generated block of the page is present and no hand-typed table sits outside them
+    text = PAGE.read_text()
+    assert {f"guidance:{k}" for k in built} == {m["key"] for m in report.TABLE.finditer(text)}
+    outside = report.TABLE.sub("", text)
+    assert not [line for line in outside.splitlines() if line.startswith("|")]
