@@ -11,6 +11,12 @@ import math
 from .._claims_fmt import DEP, NOT, REP, about_pct, claim, config, kilo, pct_exact, pm, sci, values, wilson
 from .._claims_fmt import num as _f
 from .._claims_fmt import pct as _pc
+from .tables import BLOCKS as _BLOCKS
+from .tables import cell as _cell
+from .tables import generations as _gen
+from .tables import modes as _modes
+from .tables import networks as _networks
+from .tables import rows as _rows
 
 DETECTION, RETENTION = 0.95, 0.96   # the paper: removes > 95 % of hallucinations, keeps > 96 % of in-support samples
 PAPER_1D = (20_000, 10_000)         # the paper's training budget (steps, batch), 1-D
@@ -18,18 +24,6 @@ PAPER_2D = (100_000, 10_000)        # and 2-D Gaussian25
 PAPER_SIZE = 64                     # the paper's Simple Shapes images (pixels a side)
 Z_BETWEEN = 5                       # interpolation: between-mode fraction this many se above the exact score's
 GROWTH_SE = 3                       # recursive runs: a difference counts beyond this many se
-
-
-def _rows(m, prefix):
-    return {r["name"]: r for r in m["summary"] if r["name"].startswith(prefix)}
-
-
-def _cell(m, name):
-    return next((c for c in m["cells"] if c.get("name") == name), {})
-
-
-def _modes(m, i: int) -> list[float]:
-    return config(m)["data"][i]["positions"]
 
 
 def _budget(m, paper, *, where: bool = False) -> str:
@@ -65,11 +59,6 @@ def _interpolation(m):
             f"{far[0]:g}–{far[1]:g} stays empty while the middles of {near} fill: interpolation is between nearby modes.")
 
 
-def _networks(m, prefix):
-    return [r for r in m["summary"] if r["name"].startswith(prefix) and r.get("auc") is not None
-            and r["score"] not in ("exact", "training set")]
-
-
 def _detection(m, prefix, label):
     rs = _networks(m, prefix)
     extra = pct_exact(config(m)["eval"]["extra_fraction"])
@@ -81,9 +70,6 @@ def _detection(m, prefix, label):
     best = max(r["detection_at_retention"] for r in rs)
     deep = max((r.get("detection_deep_at_retention") or 0.0) for r in rs)
     return f"{label}: {txt}", REP if best >= DETECTION else DEP if deep >= DETECTION else NOT
-
-
-_BLOCKS = {"aithal_shared": "shared blocks", "aithal_independent": "independent"}
 
 
 def _detector_1d(m):
@@ -115,10 +101,6 @@ def _detector_2d(m):
     return text, verdict, (f"At the CPU budget ({_budget(m, PAPER_2D)}) the Gaussian25 networks leave "
                            f"{_pc(min(out))}–{_pc(max(out))} of their samples out of support, mostly widened modes and "
                            "bridges along the grid lines, which the variance does not single out.")
-
-
-def _gen(m, rule):
-    return sorted((r for r in m["generations"] if r["rule"] == rule), key=lambda r: r["generation"])
 
 
 def _alive_rule() -> str:
@@ -253,7 +235,7 @@ def _detector(m, respaced: dict | None):
     chance = ("" if respaced is None else
               f"; on {respaced['sample']['levels']} respaced levels (docs/runs/shapes, same network) it is at chance "
               f"(AUC {_f(respaced['detector']['auc'])}), also with the last levels kept at their original spacing "
-              "(docs/RESULTS.md): respaced σ² = β steps over-disperse (tests/test_ddpm.py measures it), leaving noise "
+              "(docs/results/hallucination.md): respaced σ² = β steps over-disperse (tests/test_ddpm.py measures it), leaving noise "
               "every image denoises at the end")
     return text, NOT, (
         f"The detector carries signal on images only with the full sampler: on the {levels} DDPM levels the x̂0 variance "

@@ -1,0 +1,113 @@
+"""studies/hallucination/tables.py: the tables of docs/results/hallucination.md read their numbers from
+the metrics (checked here on small synthetic metrics against numbers computed by hand), and a run that
+is not recorded gives a marker naming it and its command, not a crash."""
+
+import math
+import random
+
+from ghostjax.studies.hallucination import tables as T
+
+
+def _cells(table: str, first: str) -> list[str]:
+    """The cells of the row whose first cell is `first`."""
+    row = next(r for r in table.splitlines() if r.startswith(f"| {first} |"))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def _arch_row(variant: str, seed: int, out: float, between: float, **extra) -> dict:
+    return {"name": variant, "seed": seed, "out_fraction": out, "between_fraction": between,
+            "variant": {"name": variant, "source": "fixed", **extra}, "score_err_between": {"t1": 3.0, "t10": 0.5}}
+
+
+def test_architecture_mean_over_seeds_and_labels():
+    cfg = {"name": "a", "model": {"blocks": ["shared"], "width": 128, "depth": 3}, "train": {"steps": 8000}}
+    full = {"meta": {"config": cfg}, "exact": {"split": {"out_fraction": 0.0003, "between_fraction": 0.0002}},
+            "summary": [{"name": "exact", "seed": ""}, _arch_row("base", 0, 0.0101, 0.009),
+                        _arch_row("wide", 0, 0.05, 0.04, width=512)]}
+    seeds = {"meta": {"config": cfg}, "exact": full["exact"],
+             "summary": [_arch_row("base", 1, 0.0042, 0.003), _arch_row("base", 2, 0.0173, 0.007)]}
+    t = T.architecture([full, seeds])
+    base = _cells(t, "base (shared, width 128, depth 3)")
+    assert base[1:4] == ["0.0101 (0.0090)", "0.0042 (0.0030)", "0.0173 (0.0070)"]
+    assert base[4] == f"{(0.0101 + 0.0042 + 0.0173) / 3:.4f}" == "0.0105"
+    assert base[5] == "3.0 / 0.50"
+    wide = _cells(t, "width 512")  # one seed only: no mean
+    assert wide[1] == "0.0500 (0.0400)" and wide[2:5] == ["", "", ""]
+    assert _cells(t, "exact score")[1] == "0.0003 (0.0002)"
+
+
+def test_recursive_rows_follow_generations_and_masses_are_in_units_of_one_over_k():
+    gens = [{"rule": "none", "generation": g, "out_fraction": 0.01 * (g + 1), "out_fraction_se": 0.001 * (g + 1),
+             "mode_mass": [0.2, 0.3, 0.5]} for g in range(4)]
+    random.Random(0).shuffle(gens)  # the table orders by generation, not by list order
+    m = {"meta": {"config": {"recursive": {"rules": ["none", "variance"]}}}, "data": "line_1_2_3", "generations": gens}
+    t = T.recursive([m])
+    row = _cells(t, "{1, 2, 3}")
+    assert row[1] == "none" and row[2:6] == ["0.010", "0.020", "0.030", "0.040"]
+    assert row[6] == "0.004"                                   # the largest se of the row
+    assert row[7] == ", ".join(f"{3 * x:.2f}" for x in (0.2, 0.3, 0.5)) == "0.60, 0.90, 1.50"
+    assert "variance" not in t                                  # a rule with no generations gives no row
+
+
+def test_shapes_counts_carry_the_wilson_interval():
+    m = {"meta": {"config": {"eval": {"confidence": 0.95}}}, "data": {"hallucinated": 0, "n_train": 5000},
+         "hallucination": {"k": 30, "n": 200, "categories": {"extra": 10, "empty": 0}}}
+    t = T.shapes_counts(m)
+    z, k, n = 1.959963984540054, 10, 200  # Wilson by hand
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    extra = _cells(t, "two or more shapes in one column")
+    assert extra[1:] == ["10 / 200", f"0.050 [{centre - half:.3f}, {centre + half:.3f}]"]
+    assert _cells(t, "hallucinated (any rule)")[2].startswith("0.150 [")
+    assert _cells(t, "empty image")[2].startswith("0.000 [0.000, ")
+
+
+def test_interpolation_orders_scores_and_blanks_the_detector_where_none_ran():
+    cfg = {"name": "h", "data": [{"kind": "line", "positions": [1.0, 2.0]}],
+           "eval": {"retention": 0.96, "extra_fraction": 0.025}}
+    net = {"name": "line_1_2_aithal_shared_s0", "data": "line_1_2", "score": "aithal_shared", "out_fraction": 0.02,
+           "out_fraction_se": math.sqrt(0.02 * 0.98 / 1000), "between_fraction": 0.015, "beyond_fraction": 0.005,
+           "auc": 0.91, "auc_se": 0.012, "detection_at_retention": 0.6, "detection_at_retention_se": 0.05,
+           "deep_fraction": 0.001, "detection_deep_at_retention": 1.0, "selection_removed_out": 0.5,
+           "selection_kept_in": 0.98}
+    train = {"name": "line_1_2_training_set", "data": "line_1_2", "score": "training set", "out_fraction": 0.0004,
+             "between_fraction": 0.0003, "beyond_fraction": 0.0001}
+    t = T.interpolation([{"meta": {"config": cfg}, "summary": [net, train]}])
+    assert [r.split(" | ")[1] for r in t.splitlines()[2:]] == ["training set", "shared blocks"]
+    row = _cells(t, "{1, 2}")
+    assert row[2] == "0.0004" and row[5:] == ["", "", "", ""]
+    shared = next(r for r in t.splitlines() if "shared blocks" in r)
+    assert f"0.0200 ± {math.sqrt(0.02 * 0.98 / 1000):.4f}" == "0.0200 ± 0.0044" and "0.0200 ± 0.0044" in shared
+    assert "0.910 ± 0.012" in shared and "0.50 / 0.980" in shared
+
+
+def test_missing_runs_give_a_marker_naming_the_run_and_its_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "CONFIGS", tmp_path / "none")
+    out = T.tables({})
+    assert set(out) == {"interpolation", "recursive", "gap", "architecture", "shapes", "samplers", "defaults"}
+    for name, text in out.items():
+        if name != "defaults":
+            assert text.startswith("*No recorded run `"), name
+    assert ("`python -m ghostjax.train --config configs/shapes_detector.toml --out docs/runs/shapes_detector`"
+            in out["samplers"])
+    shapes = {"meta": {"config": {"eval": {"confidence": 0.95}}}, "data": {"hallucinated": 0, "n_train": 10},
+              "hallucination": {"k": 1, "n": 10, "categories": {}}}
+    part = T.tables({"shapes": shapes})
+    assert part["shapes"].startswith("|") and part["samplers"].count("No recorded run") == 1
+    assert "`shapes_detector`" in part["samplers"]
+    assert out["defaults"].startswith("*No config folder")
+
+
+def test_defaults_put_each_config_beside_its_recorded_run(tmp_path):
+    (tmp_path / "toy.toml").write_text('study = "hallucination"\nname = "toy"\ntask = "basic"\n'
+                                       '[train]\nsteps = 300\nbatch = 16\n[eval]\nn_samples = 700\n')
+    (tmp_path / "toy_full.toml").write_text('study = "hallucination"\nname = "toy_full"\n')  # not a default
+    (tmp_path / "other.toml").write_text('study = "census"\n')                                # another study
+    recorded = {"name": "toy_full", "task": "basic", "data": [{}, {}], "model": {"blocks": ["shared", "independent"]},
+                "train": {"steps": 12000, "batch": 256}, "eval": {"n_samples": 20000}, "sweep": {}}
+    t = T.defaults({"toy_full": {"meta": {"config": recorded}}}, tmp_path)
+    assert len(t.splitlines()) == 3
+    assert _cells(t, "`toy`") == ["`toy`", "basic", "300 × 16", "700", "1",
+                                  "`toy_full`", "12,000 × 256", "20,000", "4"]
+    assert _cells(T.defaults({}, tmp_path), "`toy`")[5] == "none"
