@@ -38,7 +38,8 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 from pydantic import Field
 
-from ._util import concrete
+from . import guided_score as _gs
+from ._util import check_sigma, concrete
 from .config import Section, tag_of, tagged
 from .mixtures import GaussianMixture
 
@@ -153,13 +154,15 @@ class CFG(eqx.Module):
     cond: Score
     uncond: Score
     schedule: Schedule
+    fused: bool = eqx.field(static=True, default=False)
 
     def __init__(self, cond: Score, uncond: Score, schedule=0.0):
         self.cond, self.uncond, self.schedule = cond, uncond, as_schedule(schedule)
+        self.fused = _gs.shares_mixture(cond, uncond)
 
     def __call__(self, x: Float[Array, " D"], sigma) -> Float[Array, " D"]:
-        sc = self.cond(x, sigma)
-        return sc + self.schedule(sigma) * (sc - self.uncond(x, sigma))
+        sc, su = _gs.pair(self, x, sigma)
+        return sc + self.schedule(sigma) * (sc - su)
 
 
 class PowerLawGuidance(eqx.Module):
@@ -173,12 +176,14 @@ class PowerLawGuidance(eqx.Module):
     omega: Float[Array, ""]
     alpha: Float[Array, ""]
     eps: float = eqx.field(static=True, default=1e-12)
+    fused: bool = eqx.field(static=True, default=False)
 
     def __init__(self, cond: Score, uncond: Score, omega, alpha, eps: float = 1e-12):
         a = concrete(alpha)
         if a is not None and np.any(a < -1):
             raise ValueError(f"alpha: must be ≥ −1 (guidance must vanish where the scores agree), got {alpha}")
         self.cond, self.uncond, self.omega, self.alpha, self.eps = cond, uncond, _arr(omega), _arr(alpha), eps
+        self.fused = _gs.shares_mixture(cond, uncond)
 
     def weight(self, delta: Float[Array, " D"]) -> Float[Array, ""]:
         """w_eff = ω (‖Δ‖/√D)^α for Δ [D]."""
@@ -187,8 +192,8 @@ class PowerLawGuidance(eqx.Module):
         return self.omega.astype(rms.dtype) * rms ** self.alpha.astype(rms.dtype)
 
     def __call__(self, x: Float[Array, " D"], sigma) -> Float[Array, " D"]:
-        sc = self.cond(x, sigma)
-        delta = sc - self.uncond(x, sigma)
+        sc, su = _gs.pair(self, x, sigma)
+        delta = sc - su
         return sc + self.weight(delta) * delta
 
 
@@ -211,18 +216,48 @@ class Autoguidance(eqx.Module):
 
 # ---------------------------------------------------------------------------------- class mixtures
 class ClassScore(eqx.Module):
-    """The class-conditional score s(x | c) of a mixture with one Gaussian component per class:
-    the score of component `label` alone. `label` is an int array (traced: a new class does not
-    recompile)."""
+    """The class-conditional score s(x | c) of a mixture: with `classes` None (one Gaussian
+    component per class) the score of component `label` alone; with `classes` [K] (int, the class of
+    each component) the score of the mixture restricted to the components of class `label`. `label`
+    is an int array (traced: a new class does not recompile).
+
+    `pair(x, σ)` gives (s(x | c), gm.score(x, σ)); for a large mixture of isotropic components
+    (guided_score.fused_applies, decided once here from concrete stds; `one_pass=True` asserts
+    isotropy for traced stds) in one pass over the components, which is what CFG and
+    PowerLawGuidance call when their uncond is this mixture's `score`."""
 
     gm: GaussianMixture
     label: Int[Array, ""]
+    classes: Int[Array, " K"] | None
+    one_pass: bool = eqx.field(static=True, default=False)
 
-    def __init__(self, gm: GaussianMixture, label):
+    def __init__(self, gm: GaussianMixture, label, classes=None, one_pass: bool | None = None):
         self.gm, self.label = gm, jnp.asarray(label, jnp.int32)
+        if classes is not None:
+            classes = jnp.asarray(classes, jnp.int32)
+            if classes.shape != (gm.n_components,):
+                raise ValueError(f"classes: expected shape [{gm.n_components}], got {tuple(classes.shape)}")
+        self.classes = classes
+        fits = _gs.use_matmul(gm.n_components, gm.dim)
+        self.one_pass = fits and (_gs.isotropic_variances(gm.stds) if one_pass is None else bool(one_pass))
 
     def __call__(self, x: Float[Array, " D"], sigma) -> Float[Array, " D"]:
-        return self.gm.conditional_score(x, sigma, self.label)
+        if self.classes is None:
+            return self.gm.conditional_score(x, sigma, self.label)
+        check_sigma(sigma)
+        x, sigma = jnp.asarray(x, self.gm.means.dtype), jnp.asarray(sigma, self.gm.means.dtype)
+        return _gs.restricted_score(self.gm, x, sigma, self.label, self.classes)
+
+    def pair(self, x: Float[Array, " D"], sigma) -> tuple[Float[Array, " D"], Float[Array, " D"]]:
+        """(s(x | c) [D], s(x) [D]): one pass over the components where `one_pass`, else separately."""
+        if not self.one_pass:
+            return self(x, sigma), self.gm.score(x, sigma)
+        check_sigma(sigma)
+        gm = self.gm
+        x, sigma = jnp.asarray(x, gm.means.dtype), jnp.asarray(sigma, gm.means.dtype)
+        if x.shape != (gm.dim,):
+            raise ValueError(f"x: expected shape [{gm.dim}] (one example; vmap for batches), got {x.shape}")
+        return _gs.guided_pair(x, sigma, jnp.log(gm.weights), gm.means, gm.stds[:, 0] ** 2, self.label, self.classes)
 
 
 def n_classes_for(dim: int, beta: float) -> int:
@@ -251,10 +286,11 @@ def broaden(gm: GaussianMixture, factor) -> GaussianMixture:
     return GaussianMixture(gm.means, gm.weights, gm.stds * jnp.asarray(factor, gm.stds.dtype), chunk=gm.chunk)
 
 
-def cfg(gm: GaussianMixture, label, schedule=0.0) -> CFG:
-    """CFG towards class `label` of a one-component-per-class mixture: cond = that component's score,
-    uncond = gm.score (the exact score of the whole mixture, never [N, M, D] at once)."""
-    return CFG(ClassScore(gm, label), gm.score, schedule)
+def cfg(gm: GaussianMixture, label, schedule=0.0, classes=None) -> CFG:
+    """CFG towards class `label` of a mixture: cond = that class's score (ClassScore: component `label`
+    when `classes` is None), uncond = gm.score (the exact score of the whole mixture, never [N, M, D]
+    at once); both from one pass over the components where ClassScore.pair allows."""
+    return CFG(ClassScore(gm, label, classes), gm.score, schedule)
 
 
 def power_law(gm: GaussianMixture, label, omega, alpha) -> PowerLawGuidance:
