@@ -167,32 +167,7 @@ def test_resume_with_another_models_checkpoint(saved):
     assert _snapshot(folder) == files
 
 
-# ------------------------------------------------------------------ keys from indices, not values
-def test_guidance_distortion_keys_come_from_positions(monkeypatch):
-    from ghostjax.studies.guidance import distortion as dist
-
-    seen = []
-
-    def fake_runs(build, gm, targets, smp, *, key, observe=False):
-        seen.append(np.asarray(jax.random.key_data(key)).tolist())
-        return {**{k: 0.0 for k in dist.METRICS}, **{k + "_spread": 0.0 for k in dist.SPREAD}}
-
-    monkeypatch.setattr(dist, "guided_runs", fake_runs)
-    monkeypatch.setattr(dist.Classes, "mixture", lambda self, d, *, key, n_classes: None)  # only fake_runs sees it
-    cfg = dist.Config(fixed_dims=(8,), exp_dims=(64, 96, 128), ladder_ws=(0.0, 2.0, 5e6, 1e30), observe=False,
-                      phase_dim=8, phase_betas=(0.1, 0.2), phase_ws=(1e30, 0.0))
-    key = jax.random.key(0)
-
-    def both():  # as dist.run calls them
-        dist._ladder(cfg, key=jax.random.fold_in(key, 1), progress=lambda xs, **kw: xs)  # w ≥ 4.3e6 overflowed uint32
-        dist._phase(cfg, key=jax.random.fold_in(key, 2), progress=lambda xs, **kw: xs)  # when keys came from w
-
-    both()
-    first = list(seen)
-    assert len(first) == 4 * 4 + 2 * 2 and len({tuple(k) for k in first}) == len(first)
-    seen.clear()
-    both()
-    assert seen == first  # deterministic
+# keys from indices for guidance_distortion: tests/test_guidance_regime.py
 
 
 # ------------------------------------------------------------------ the API: ValueError naming the argument

@@ -220,7 +220,7 @@ def test_guided_run_speciation_is_earlier_with_guidance():
 @pytest.mark.parametrize("study,override,key", [
     ("guidance_distortion", "sampler.steps=1", "sampler.steps"),
     ("guidance_distortion", "conv_w=3.0", "conv_w"),
-    ("guidance_distortion", "beta=0.2", "exp_dims"),
+    ("guidance_distortion", 'laws=[{kind = "exponential", beta = 0.2, dims = [64]}]', "laws"),
     ("guidance_distortion", "classes.std=-1", "classes.std"),
     ("guidance_schedules", "window_w_late=[0.5]", "window_w_late"),
     ("guidance_schedules", "beta=0.3", "beta"),

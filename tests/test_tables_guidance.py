@@ -32,28 +32,40 @@ def _rt(m: dict) -> dict:
     return json.loads(json.dumps(m))
 
 
-def _ladder_row(kind, d, m, w, overshoot, spread, var_par, var_perp, sig, mf):
-    return {"ladder": kind, "d": d, "M": m, "w": w, "overshoot": overshoot, "overshoot_spread": spread,
-            "var_par": var_par, "var_perp": var_perp, "sigma_speciation": sig, "mf_overshoot": mf}
+def _ladder_row(kind, law, d, m, w, per_draw, var_par, var_perp, sig, acc=None):
+    ov = sum(per_draw) / len(per_draw)
+    return {"ladder": kind, "law": law, "d": d, "M": m, "w": w, "overshoot": ov, "overshoot_draws": per_draw,
+            "overshoot_ci": None if len(per_draw) < 2 else _t_half(per_draw), "var_par": var_par, "var_par_ci": 0.0123,
+            "var_perp": var_perp, "var_perp_ci": None, "sigma_speciation": sig, "accuracy": acc,
+            "accuracy_ci": 0.0104 if acc is not None else None, "theory_sigma_C": 2.5, "theory_sigma_half": None,
+            "theory_accuracy_0": 0.9512, "mf_overshoot": 0.3307}
 
 
-def test_distortion_row_joins_the_two_ladders_at_conv_w():
-    per_target = [0.52, 0.61]  # overshoot towards the two target classes
-    ov, spread = sum(per_target) / 2, (max(per_target) - min(per_target)) / 2
-    m = _rt({"meta": {"config": {"conv_w": 3.0, "fixed_classes": 7, "beta": 0.04}}, "ladder": [
-        _ladder_row("fixed", 64, 7, 0.0, 0.01, 0.0, 1.0, 1.03, 0.41, 0.0),
-        _ladder_row("fixed", 64, 7, 3.0, ov, spread, 0.571, 1.02, 1.774, 0.2),
-        _ladder_row("fixed", 64, 7, 2.0, 9.9, 9.9, 9.9, 9.9, 9.9, 9.9),           # another w: ignored
-        _ladder_row("exp", 64, 13, 3.0, 0.69, 0.012, 0.6, 1.0312, 1.9, 0.3307),
-        _ladder_row("exp", 128, 166, 3.0, 0.47, 0.011, 0.61, 1.0234, None, 0.33),
+def _t_half(xs):
+    """Half-width of the 95 % Student-t interval of the mean, by hand (t_{0.975, 3} = 3.1824)."""
+    n, mean = len(xs), sum(xs) / len(xs)
+    sd = (sum((x - mean) ** 2 for x in xs) / (n - 1)) ** 0.5
+    return {4: 3.182446305284263}[n] * sd / n**0.5
+
+
+def test_distortion_rows_per_law_at_conv_w_with_intervals_over_draws():
+    draws = [0.52, 0.61, 0.55, 0.58]  # overshoot on four mixture draws
+    m = _rt({"meta": {"config": {"conv_w": 3.0, "laws": [{"kind": "fixed", "classes": 7},
+                                                          {"kind": "exponential", "beta": 0.04}]}}, "ladder": [
+        _ladder_row("fixed", "M = 7", 64, 7, 0.0, [0.0, 0.0, 0.0, 0.0], 1.0, 1.03, 0.41, acc=0.97),
+        _ladder_row("fixed", "M = 7", 64, 7, 3.0, draws, 0.571, 1.0234, 1.774),
+        _ladder_row("fixed", "M = 7", 64, 7, 2.0, [9.9] * 4, 9.9, 9.9, 9.9),          # another w: ignored
+        _ladder_row("exponential", "M = e^(0.04 d)", 128, 166, 3.0, [0.47] * 4, 0.61, 1.0234, None),
     ]})
     t = T.distortion(m)
     header = [c.strip() for c in t.splitlines()[0].strip("|").split("|")]
-    assert header[1] == "M = 7: overshoot" and header[4] == "M = e^{0.04 d}"
-    assert _row(t, "| 64 |") == ["64", f"{ov:.2f} ± {spread:.2f}", "0.57", "1.77 / 0.41", "13", "0.69 ± 0.01",
-                                 "0.60", "1.031", "1.90 / –", "0.33"]
-    # d = 128 has no fixed-M run and no speciation: dashes, not a crash
-    assert _row(t, "| 128 |") == ["128", "–", "–", "–", "166", "0.47 ± 0.01", "0.61", "1.023", "–", "0.33"]
+    assert header[:4] == ["M(d)", "d", "M", "overshoot"]
+    half = _t_half(draws)  # 0.0625 mean 0.565: sd 0.0387, half 0.0616
+    assert _row(t, "| M = 7 |") == ["M = 7", "64", "7", f"0.56 ± {half:.2f}", "0.57 ± 0.01", "1.023", "1.77 / 0.41",
+                                    "2.50 / –", "0.970 ± 0.010 (0.951)", "0.33"]
+    # the e^(βd) row has no unguided run and no speciation: dashes, not a crash
+    assert _row(t, "| M = e^(0.04 d) |") == ["M = e^(0.04 d)", "128", "166", "0.47 ± 0.00", "0.61 ± 0.01", "1.023",
+                                             "– / –", "2.50 / –", "–", "0.33"]
     assert all(len(r) == len(header) for r in _rows(t))
 
 

@@ -4,13 +4,17 @@ small figure helpers."""
 
 from __future__ import annotations
 
+import functools
+from typing import Annotated, Literal
+
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
+from scipy import stats
 
-from ...config import RunFailed, Section
+from ...config import RunFailed, Section, tagged
 from ...guidance import class_mixture, n_classes_for
 from ...integrate import prior, sample
 from ...metrics.guidance import ClassPosterior, distortion_summary, speciation_sigma
@@ -19,6 +23,7 @@ from ...observers import Mean
 from ...processes import edm_grid
 from ...solvers import EulerMaruyama, Solver
 from .._common import require
+from .theory import mean_std_for_accuracy
 
 
 class Sampler(Section):
@@ -46,11 +51,32 @@ class Sampler(Section):
 
 class Classes(Section):
     """The class mixture: M Gaussian classes N(μ_k, std² I), μ_k ~ N(0, mean_std² I), equal weights;
-    M ≤ max_classes (runs that would need more are refused when the config is read)."""
+    M ≤ max_classes (runs that would need more are refused when the config is read).
+
+    The mean scale is `mean_std`, or, when `accuracy_0` is set, the one at which the exact class
+    accuracy at w = 0 (posterior argmax at σ = 0, averaged over mixture draws) equals accuracy_0 at
+    d, M = `accuracy_at` (theory.mean_std_for_accuracy; `resolved()` gives the copy with it filled in)."""
 
     mean_std: float = Field(0.25, gt=0)
     std: float = Field(1.0, gt=0)
     max_classes: int = Field(5000, ge=2)
+    accuracy_0: float | None = Field(None, gt=0, lt=1)
+    accuracy_at: tuple[int, int] | None = None           # (d, M) where the accuracy target holds
+
+    @model_validator(mode="after")
+    def _target(self):
+        require((self.accuracy_0 is None) == (self.accuracy_at is None),
+                "classes.accuracy_at: give it with classes.accuracy_0, as [d, M] (and only then)")
+        if self.accuracy_at is not None:
+            require(self.accuracy_at[0] >= 1 and self.accuracy_at[1] >= 2, "classes.accuracy_at: need d ≥ 1, M ≥ 2")
+        return self
+
+    def resolved(self) -> Classes:
+        """This table with mean_std from the accuracy target (a copy; itself when none is set)."""
+        if self.accuracy_0 is None:
+            return self
+        d, m = self.accuracy_at
+        return self.model_copy(update={"mean_std": _scale_for(self.accuracy_0, d, m, self.std)})
 
     def count(self, dim: int, beta: float | None = None, fixed: int | None = None) -> int:
         """M = fixed, or max(2, round(e^{β dim}))."""
@@ -58,6 +84,78 @@ class Classes(Section):
 
     def mixture(self, dim: int, *, key, n_classes: int) -> GaussianMixture:
         return class_mixture(dim, key=key, n_classes=n_classes, mean_std=self.mean_std, std=self.std)
+
+
+# a tuple of dimensions; also from the plain list a tagged table hands over (validated in Python mode)
+Dims = Annotated[tuple[int, ...], BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v)]
+
+
+@functools.lru_cache(maxsize=64)
+def _scale_for(target: float, dim: int, n_classes: int, std: float) -> float:
+    return float(mean_std_for_accuracy(target, dim, std, n_classes=n_classes))
+
+
+class FixedM(Section):
+    """M = `classes` at every d."""
+
+    kind: Literal["fixed"] = "fixed"
+    classes: int = Field(5, ge=2)
+    dims: Dims = (16, 32, 64, 128, 256)
+
+    def count(self, dim: int) -> int:
+        return self.classes
+
+    def label(self) -> str:
+        return f"M = {self.classes}"
+
+
+class ProportionalM(Section):
+    """M = max(2, round(per_dim · d)): sub-exponential, β = log M / d → 0."""
+
+    kind: Literal["proportional"] = "proportional"
+    per_dim: float = Field(1.0, gt=0)
+    dims: Dims = (16, 32, 64, 128, 256)
+
+    def count(self, dim: int) -> int:
+        return max(2, int(round(self.per_dim * dim)))
+
+    def label(self) -> str:
+        return f"M = {self.per_dim:g} d"
+
+
+class ExponentialM(Section):
+    """M = max(2, round(e^{β d})) (Ventura et al.'s exponential class count)."""
+
+    kind: Literal["exponential"] = "exponential"
+    beta: float = Field(0.03, gt=0, lt=1)
+    dims: Dims = (32, 64, 128, 256)
+
+    def count(self, dim: int) -> int:
+        return max(2, n_classes_for(dim, self.beta))
+
+    def label(self) -> str:
+        return f"M = e^({self.beta:g} d)"
+
+
+Law = tagged(FixedM, ProportionalM, ExponentialM)
+
+
+def draw_key(key, setting: int, draw: int, stream: int = 0):
+    """The key of mixture draw `draw` of setting `setting`: fold_in(fold_in(fold_in(key, setting),
+    stream), draw); stream 0 draws the mixture, stream 1 + j the sampler noise of its j-th run."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, setting), stream), draw)
+
+
+def across_draws(values, level: float = 0.95) -> dict:
+    """Mean over mixture draws with a Student-t interval: {'mean', 'ci' (half-width t_{(1+level)/2, n−1}
+    · sd/√n, sd with ddof = 1; None for one value), 'n', 'draws' (the values)}. None / NaN values are left
+    out of mean and interval but kept in 'draws' (as None); 'mean' is None when none is finite."""
+    vals = [None if v is None or not np.isfinite(v) else float(v) for v in values]
+    ok = np.array([v for v in vals if v is not None], np.float64)
+    n = int(ok.size)
+    mean = float(ok.mean()) if n else None
+    ci = float(stats.t.ppf(0.5 + level / 2, n - 1) * ok.std(ddof=1) / np.sqrt(n)) if n >= 2 else None
+    return {"mean": mean, "ci": ci, "n": n, "draws": vals}
 
 
 def guided_samples(score, gm: GaussianMixture, smp: Sampler, *, key, observers: dict | None = None):

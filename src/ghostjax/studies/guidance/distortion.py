@@ -1,112 +1,172 @@
-"""CFG distortions on exact class-mixture scores (Ventura et al. 2026; Pavasovic et al. 2025):
-how the overshoot of the class mean and the within-class variance of CFG samples depend on the
-dimension d for a fixed number of classes M and for M = e^{βd}; the (β, w) phase diagram at one d;
-the guided speciation noise level against the unguided one; and how large d must be for the
-M = e^{βd} distortion to sit within a tolerance of its d → ∞ value.
+"""CFG distortions on exact class-mixture scores (Ventura et al. 2026; Pavasovic et al. 2025) in a
+regime of separated classes: how the overshoot of the class mean and the within-class variance of
+CFG samples depend on d for class-count laws M(d) (fixed, ∝ d, e^{βd}); the (β, w) phase diagram at
+one d with β swept across the identifiability threshold β_c of theory.py; the class posterior along
+the unguided (w = 0) trajectories beside the Biroli et al. 2024 prediction; and which theory (the
+d → ∞ REM law of theory.py or this repository's mean field) the e^{βd} ladder approaches.
 
-Every run: classes N(μ_k, s² I), μ_k ~ N(0, m² I); CFG s(x|c) + w (s(x|c) − s(x)) towards class 0;
-the [sampler] from N(0, σ_max² I); metrics of metrics.guidance against the true class. w = 0 is the
-exact conditional sampler, so its row is the sampler's own discretisation floor.
+Every setting (law, d) or (β, d) is run on `draws` independent mixture draws (classes N(μ_k, s² I),
+μ_k ~ N(0, m² I); keys common.draw_key), each metric reported as the mean over draws with a Student-t
+95 % interval (common.across_draws) and the per-draw values. CFG s(x|c) + w (s(x|c) − s(x)) towards
+classes 0 … targets−1; the [sampler] from N(0, σ_max² I); metrics of metrics.guidance against the
+true class. w = 0 is the exact conditional sampler, so its row is the sampler's discretisation floor.
+Figures: distortion_figures.py.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import jax
-import matplotlib.pyplot as plt
 import numpy as np
 from pydantic import Field, model_validator
 
-from ... import plots
 from ...config import Section
 from ...guidance import Constant, cfg as cfg_score, t_of_sigma
 from .. import Results, no_progress
 from .._common import require, rows
 from .claims import distortion as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
-from .common import Classes, Sampler, finite, guided_runs, heatmap
+from .common import Classes, ExponentialM, FixedM, Law, ProportionalM, Sampler, across_draws, draw_key, finite, guided_runs
+from .distortion_figures import figures
 from .meanfield import collapse_v, mean_field
+from .theory import collapse, half_crossing, identifiability_beta, posterior_quantities, theory_curves
 
-METRICS = ("overshoot", "shift_in_std", "perp_shift", "var_par", "var_perp", "var_avg", "pr_ratio", "accuracy")
-SPREAD = ("overshoot", "var_par", "accuracy")
+METRICS = ("overshoot", "shift_in_std", "perp_shift", "var_par", "var_perp", "var_avg", "pr_ratio", "accuracy",
+           "sigma_speciation")
+THEORY_SIGMAS = 20  # σ points of the theory p_true curve (geometric, sampler range)
 
 
 class Config(Section):
     study: Literal["guidance_distortion"] = "guidance_distortion"
     seed: int = 0
     targets: int = Field(2, ge=1)                          # classes 0 … targets−1, sampler.n // targets particles each
+    draws: int = Field(4, ge=1)                            # mixture draws per setting
     sampler: Sampler = Sampler()
     classes: Classes = Classes()
-    fixed_classes: int = Field(5, ge=2)                    # M of the fixed-M ladder
-    fixed_dims: tuple[int, ...] = (8, 16, 32, 64, 128, 256, 512)
-    beta: float = Field(0.025, gt=0, lt=0.5)               # M = max(2, round(e^{β d})) ladder
-    exp_dims: tuple[int, ...] = (32, 64, 96, 128, 192, 256)
-    ladder_ws: tuple[float, ...] = (0.0, 2.0)              # CFG weights on both ladders
+    laws: tuple[Law, ...] = (FixedM(), ProportionalM(), ExponentialM())
+    ladder_ws: tuple[float, ...] = (0.0, 2.0)              # CFG weights on every ladder
     observe: bool = True                                   # class posterior along the ladders' trajectories
-    phase_dim: int = Field(96, ge=2)
-    phase_betas: tuple[float, ...] = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07)
-    phase_ws: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
+    phase_dim: int = Field(32, ge=2)
+    phase_beta_ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.25)  # β / β_c (theory.identifiability_beta)
+    phase_ws: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
     phase_n: int = Field(512, ge=16)
     conv_w: float = 2.0                                    # the w of the convergence check (in ladder_ws)
     tolerance: float = Field(0.05, gt=0)
-    fit_min_dim: int = Field(64, ge=2)                     # the d → ∞ fit uses the ladder's d ≥ fit_min_dim
+    fit_min_dim: int = Field(64, ge=2)                     # the d → ∞ fit uses the e^{βd} ladder's d ≥ fit_min_dim
     fit_exponent: float = Field(1.0, ge=0)                 # y = y_∞ + a d^(−γ) with this γ (0: fitted too)
     mf_points: int = Field(41, ge=3)                       # mean-field (β, w) grid per axis
 
     @model_validator(mode="after")
     def _rules(self):
         c = self.classes
-        for name, dims in (("fixed_dims", self.fixed_dims), ("exp_dims", self.exp_dims)):
-            require(len(dims) >= 1 and all(d >= 2 for d in dims), f"{name}: need dimensions ≥ 2")
-        require(sum(d >= self.fit_min_dim for d in self.exp_dims) >= 3,
-                "exp_dims: need at least 3 dimensions ≥ fit_min_dim for the d → ∞ fit")
-        require(self.fixed_classes <= c.max_classes, "fixed_classes: exceeds classes.max_classes")
-        for d in self.exp_dims:
-            require(c.count(d, self.beta) <= c.max_classes,
-                    f"exp_dims: M = e^(β d) = {c.count(d, self.beta)} at d = {d} exceeds classes.max_classes")
-        for b in self.phase_betas:
-            require(0 < b < 0.5, "phase_betas: each β must lie in (0, 0.5)")
-            require(c.count(self.phase_dim, b) <= c.max_classes,
-                    f"phase_betas: M = {c.count(self.phase_dim, b)} at β = {b} exceeds classes.max_classes")
+        kinds = [law.kind for law in self.laws]
+        require(len(set(kinds)) == len(kinds), "laws: at most one law of each kind")
+        require("exponential" in kinds, "laws: need an exponential law (the convergence check uses it)")
+        for law in self.laws:
+            require(len(law.dims) >= 1 and all(d >= 2 for d in law.dims), f"laws: {law.kind}: need dimensions ≥ 2")
+            for d in law.dims:
+                require(law.count(d) <= c.max_classes,
+                        f"laws: {law.kind}: M = {law.count(d)} at d = {d} exceeds classes.max_classes")
+        require(sum(d >= self.fit_min_dim for d in self.law("exponential").dims) >= 2,
+                "laws: the exponential law needs at least 2 dimensions ≥ fit_min_dim for the d → ∞ fit")
+        require(all(r > 0 for r in self.phase_beta_ratios), "phase_beta_ratios: each β/β_c must be > 0")
         for name, ws in (("ladder_ws", self.ladder_ws), ("phase_ws", self.phase_ws)):
             require(len(ws) >= 1 and all(w >= -1 for w in ws), f"{name}: need weights ≥ −1")
         require(self.conv_w in self.ladder_ws, "conv_w: must be one of ladder_ws")
-        ms = [self.fixed_classes] + [c.count(d, self.beta) for d in self.exp_dims] + [
-            c.count(self.phase_dim, b) for b in self.phase_betas]
+        require(0.0 in self.ladder_ws, "ladder_ws: must include 0 (the unguided posterior and speciation)")
+        ms = self.phase_counts()
+        require(max(ms) <= c.max_classes, f"phase_beta_ratios: M = {max(ms)} at d = {self.phase_dim} exceeds "
+                                          "classes.max_classes")
+        ms += [law.count(d) for law in self.laws for d in law.dims]
         require(self.targets <= min(ms), f"targets: at most {min(ms)} (the smallest M)")
         return self
 
+    def law(self, kind: str):
+        return next(law for law in self.laws if law.kind == kind)
 
-def _ladder(cfg: Config, *, key, progress) -> tuple[list[dict], dict]:
-    out, post = [], {}
-    cases = [("fixed", d, cfg.fixed_classes) for d in cfg.fixed_dims]
-    cases += [("exp", d, cfg.classes.count(d, cfg.beta)) for d in cfg.exp_dims]
-    runs = jax.random.fold_in(key, 0)  # the sampler keys, by position (mixture keys use 1000 d + m ≥ 1000)
-    for i, (kind, d, m) in enumerate(progress(cases, desc="ladders")):
-        gm = cfg.classes.mixture(d, key=jax.random.fold_in(key, 1000 * d + m), n_classes=m)
-        for j, w in enumerate(cfg.ladder_ws):
-            r = guided_runs(lambda c, w=w: cfg_score(gm, c, Constant(w)), gm, cfg.targets, cfg.sampler,
-                            key=jax.random.fold_in(jax.random.fold_in(runs, i), j), observe=cfg.observe)
-            if cfg.observe:
-                post[(kind, d, w)] = (r.pop("sigmas"), r.pop("posterior"))
-            out.append({"ladder": kind, "d": d, "M": m, "beta_eff": float(np.log(m) / d), "w": w,
-                        **{k: r[k] for k in METRICS}, **{k + "_spread": r[k + "_spread"] for k in SPREAD},
-                        "sigma_speciation": finite(r.get("sigma_speciation"))})
-    return out, post
+    def phase_betas(self) -> list[float]:
+        """The phase diagram's β = ratio · β_c (β_c of the resolved mean scale)."""
+        c = self.classes.resolved()
+        bc = identifiability_beta(c.mean_std, c.std)
+        return [r * bc for r in self.phase_beta_ratios]
+
+    def phase_counts(self) -> list[int]:
+        return [max(2, int(round(np.exp(b * self.phase_dim)))) for b in self.phase_betas()]
 
 
-def _phase(cfg: Config, *, key, progress) -> list[dict]:
-    out = []
-    smp = cfg.sampler.model_copy(update={"n": cfg.phase_n})
-    runs = jax.random.fold_in(key, 0)  # the sampler keys, by position (mixture keys use 50 000 + m)
-    for i, b in enumerate(progress(cfg.phase_betas, desc="phase β")):
-        m = cfg.classes.count(cfg.phase_dim, b)
-        gm = cfg.classes.mixture(cfg.phase_dim, key=jax.random.fold_in(key, 50_000 + m), n_classes=m)
-        for j, w in enumerate(cfg.phase_ws):
-            r = guided_runs(lambda c, w=w: cfg_score(gm, c, Constant(w)), gm, cfg.targets, smp,
-                            key=jax.random.fold_in(jax.random.fold_in(runs, i), j))
-            out.append({"beta": b, "M": m, "w": w, **{k: r[k] for k in METRICS}, **{k + "_spread": r[k + "_spread"] for k in SPREAD}})
+def _runs(cfg: Config, classes: Classes, d: int, m: int, ws, smp: Sampler, *, key, setting: int, observe: bool):
+    """Every w of `ws` on `cfg.draws` mixture draws of (d, M = m): {w: [per-draw guided_runs dicts]}."""
+    out = {w: [] for w in ws}
+    for k in range(cfg.draws):
+        gm = classes.mixture(d, key=draw_key(key, setting, k), n_classes=m)
+        for j, w in enumerate(ws):
+            out[w].append(guided_runs(lambda c, w=w: cfg_score(gm, c, Constant(w)), gm, cfg.targets, smp,
+                                      key=draw_key(key, setting, k, 1 + j), observe=observe))
     return out
+
+
+def _summary(per_draw: list[dict]) -> dict:
+    out = {}
+    for k in METRICS:
+        s = across_draws([r.get(k) for r in per_draw])
+        out[k], out[k + "_ci"], out[k + "_draws"] = s["mean"], s["ci"], s["draws"]
+    return out
+
+
+def _theory_sigmas(smp: Sampler) -> np.ndarray:
+    return np.concatenate([[0.0], np.geomspace(max(smp.sigma_min, 0.05), min(smp.sigma_max, 50.0), THEORY_SIGMAS)])
+
+
+def _refined(th: dict, d: int, m: int, classes: Classes, points: int = 9) -> dict:
+    """theory_curves' σ_½ re-read on `points` σ inside the coarse grid's bracketing interval (the
+    coarse grid's linear interpolation of the sigmoid is biased by a few %)."""
+    s, p, level = th["sigma"], th["p_true"], 0.5 * (1 + 1 / m)
+    for i in range(len(s) - 1):
+        if (p[i] - level) * (p[i + 1] - level) <= 0 and p[i] != p[i + 1]:
+            fine = np.linspace(s[i], s[i + 1], points)
+            pf = posterior_quantities(fine, d, classes.mean_std, classes.std, n_classes=m)["p_true"]
+            return {**th, "sigma_half": half_crossing(fine, pf, level)}
+    return th
+
+
+def _ladder(cfg, classes, *, key, progress):
+    out, post, theory, cost = [], {}, {}, []
+    cases = [(law, d) for law in cfg.laws for d in law.dims]
+    sig_th = _theory_sigmas(cfg.sampler)
+    for i, (law, d) in enumerate(progress(cases, desc="ladders")):
+        m = law.count(d)
+        t0 = time.perf_counter()
+        res = _runs(cfg, classes, d, m, cfg.ladder_ws, cfg.sampler, key=key, setting=i, observe=cfg.observe)
+        cost.append({"law": law.kind, "d": d, "M": m, "runs": cfg.draws * len(cfg.ladder_ws),
+                     "seconds": time.perf_counter() - t0})
+        th = _refined(theory_curves(sig_th, dim=d, mean_std=classes.mean_std, std=classes.std, n_classes=m),
+                      d, m, classes)
+        theory[(law.kind, d)] = th
+        for w, per in res.items():
+            if cfg.observe:
+                post[(law.kind, d, w)] = (per[0]["sigmas"], np.mean([r["posterior"] for r in per], axis=0))
+            out.append({"ladder": law.kind, "law": law.label(), "d": d, "M": m, "beta_eff": float(np.log(m) / d),
+                        "w": w, **_summary(per),
+                        "theory_sigma_C": finite(th["sigma_C"]), "theory_sigma_half": finite(th["sigma_half"]),
+                        "theory_accuracy_0": th["accuracy_0"]})
+    return out, post, theory, cost
+
+
+def _phase(cfg, classes, *, key, progress):
+    out, cost = [], []
+    smp = cfg.sampler.model_copy(update={"n": cfg.phase_n})
+    d = cfg.phase_dim
+    for i, (r, b, m) in enumerate(progress(list(zip(cfg.phase_beta_ratios, cfg.phase_betas(), cfg.phase_counts())),
+                                           desc="phase β")):
+        t0 = time.perf_counter()
+        res = _runs(cfg, classes, d, m, cfg.phase_ws, smp, key=key, setting=i, observe=False)
+        cost.append({"beta_ratio": r, "d": d, "M": m, "runs": cfg.draws * len(cfg.phase_ws),
+                     "seconds": time.perf_counter() - t0})
+        acc0 = float(posterior_quantities(0.0, d, classes.mean_std, classes.std, n_classes=m)["accuracy"])
+        for w, per in res.items():
+            out.append({"beta_ratio": r, "beta": b, "M": m, "w": w, **_summary(per), "theory_accuracy_0": acc0})
+    return out, cost
 
 
 def _fit_limit(ds, ys, gamma: float = 0.0) -> tuple[float, float, float]:
@@ -123,74 +183,79 @@ def _fit_limit(ds, ys, gamma: float = 0.0) -> tuple[float, float, float]:
     return best[1], best[2], best[3]
 
 
-def _first_within(ds, rel, tol) -> int | None:
-    """Smallest d from which every larger d on the ladder is within tol."""
-    ok = np.asarray(rel) <= tol
-    for i in range(len(ds)):
-        if ok[i:].all():
-            return int(ds[i])
-    return None
+def _rel(xs, ref):
+    return [None if x is None or ref is None or not ref else abs(x - ref) / abs(ref) for x in xs]
+
+
+def _convergence(cfg, classes, ladder, mf_inf, floor) -> dict:
+    """The e^{βd} ladder against its d → ∞ values: the overshoot (fit; mean field, the only theory of it
+    here) and the unguided speciation σ (theory.py's REM collapse σ_C vs the mean field's collapse σ)."""
+    law = cfg.law("exponential")
+    rs = sorted((r for r in ladder if r["ladder"] == "exponential" and r["w"] == cfg.conv_w), key=lambda r: r["d"])
+    r0 = {r["d"]: r for r in ladder if r["ladder"] == "exponential" and r["w"] == 0.0}
+    ds = np.array([r["d"] for r in rs])
+    mask = ds >= cfg.fit_min_dim
+    conv = {}
+    for name in ("overshoot", "var_par"):
+        ys = np.array([r[name] for r in rs])
+        y_inf, a, gam = _fit_limit(ds[mask], ys[mask], cfg.fit_exponent)
+        scale = abs(y_inf) if name == "overshoot" else abs(y_inf - floor)
+        ref = mf_inf[cfg.conv_w]["overshoot"] if name == "overshoot" else None
+        conv[name] = {"dims": ds.tolist(), "measured": ys.tolist(), "ci": [r[name + "_ci"] for r in rs],
+                      "fit_dims": ds[mask].tolist(), "fit_limit": y_inf, "fit_coef": a, "fit_exponent": gam,
+                      "rel_dev_from_fit_limit": [abs(y - y_inf) / scale if scale else None for y in ys],
+                      "mean_field_limit": ref, "rel_dev_from_mean_field": None if ref is None else _rel(ys, ref)}
+    s_meas = [r0[d]["sigma_speciation"] for d in ds]
+    rem = collapse(law.beta, classes.mean_std, classes.std)["sigma_C"]
+    mf_s = finite(np.sqrt(max(collapse_v(law.beta, classes.mean_std) - classes.std**2, 0.0)))
+    dev_rem, dev_mf = _rel(s_meas, rem), _rel(s_meas, mf_s)
+    last = [(a, b) for a, b in zip(dev_rem, dev_mf) if a is not None and b is not None]
+    ci_last = r0[ds[-1]]["sigma_speciation_ci"] if len(ds) else None
+    conv["speciation"] = {
+        "dims": ds.tolist(), "measured_w0": s_meas, "ci": [r0[d]["sigma_speciation_ci"] for d in ds],
+        "finite_d_theory": [r0[d]["theory_sigma_half"] for d in ds],
+        "rem_sigma_C_d_inf": rem, "mean_field_sigma_c": mf_s,
+        "rel_dev_from_rem": dev_rem, "rel_dev_from_mean_field": dev_mf,
+        "closer_at_largest_d": None if not last else ("theory.py d → ∞ law (REM)" if last[-1][0] <= last[-1][1]
+                                                      else "mean field (project's own)"),
+        "distinguishable_at_largest_d": None if ci_last is None or rem is None or mf_s is None else bool(
+            abs(rem - mf_s) > ci_last),
+        "guided_measured": [r["sigma_speciation"] for r in rs],
+        "mean_field_guided_collapse": mf_inf[cfg.conv_w]["sigma_collapse"]}
+    conv["definition"] = ("relative deviation |y(d) − y_∞| / |y_∞| (overshoot; for ρ_∥ relative to the distortion, "
+                          "|ρ(d) − ρ_∞| / |ρ_∞ − ρ_floor|); y_∞ from a least-squares fit y = y_∞ + a d^(−γ) over the "
+                          "ladder's d ≥ fit_min_dim, or the mean-field value (the only overshoot theory here). Unguided "
+                          "speciation σ (mean over draws) against theory.py's d → ∞ REM collapse σ_C at the law's β "
+                          "and the mean field's unguided collapse σ (project's own)")
+    return conv
 
 
 def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
     key = jax.random.key(cfg.seed)
     grid = cfg.sampler.grid()
-    c = cfg.classes
-    ladder, post = _ladder(cfg, key=jax.random.fold_in(key, 1), progress=progress)
-    phase = _phase(cfg, key=jax.random.fold_in(key, 2), progress=progress)
+    c = cfg.classes.resolved()
+    ladder, post, theory, cost_l = _ladder(cfg, c, key=jax.random.fold_in(key, 1), progress=progress)
+    phase, cost_p = _phase(cfg, c, key=jax.random.fold_in(key, 2), progress=progress)
 
     def mf(beta, w):
         return mean_field(grid, Constant(w), beta=beta, mean_std=c.mean_std, std=c.std, solver=cfg.sampler.solver)
 
     floor = mf(0.0, 0.0)["var_ratio"]  # the sampler's variance ratio on the exact class (w = 0)
-    # Mean field along both ladders (β_eff = ln M / d) and at the nominal β (the d → ∞ value).
-    for r in ladder:
+    for r in ladder:  # mean field along every ladder at β_eff = ln M / d
         m = mf(r["beta_eff"], r["w"])
         r["mf_overshoot"], r["mf_var_ratio"], r["mf_sigma_collapse"] = m["overshoot"], m["var_ratio"], m["sigma_collapse"]
-    mf_inf = {w: mf(cfg.beta, w) for w in cfg.ladder_ws}
+    beta = cfg.law("exponential").beta
+    mf_inf = {w: mf(beta, w) for w in cfg.ladder_ws}
+    conv = _convergence(cfg, c, ladder, mf_inf, floor)
 
-    # Convergence of the M = e^{βd} ladder at conv_w.
-    conv_rows = [r for r in ladder if r["ladder"] == "exp" and r["w"] == cfg.conv_w]
-    ds = np.array([r["d"] for r in conv_rows])
-    fit_mask = ds >= cfg.fit_min_dim
-    conv = {}
-    for name, mf_key in (("overshoot", "overshoot"), ("var_par", None)):
-        ys = np.array([r[name] for r in conv_rows])
-        y_inf, a, gam = _fit_limit(ds[fit_mask], ys[fit_mask], cfg.fit_exponent)
-        # overshoot: relative to itself; variance ratio: relative to the distortion ρ_∞ − ρ_floor
-        scale = abs(y_inf) if name == "overshoot" else abs(y_inf - floor)
-        rel_fit = [abs(y - y_inf) / scale for y in ys]
-        ref = mf_inf[cfg.conv_w][mf_key] if mf_key else None
-        rel_mf = None if ref is None else [abs(y - ref) / abs(ref) for y in ys]
-        d_tol = (abs(a) / (cfg.tolerance * scale)) ** (1 / gam) if scale > 0 and a != 0 else None
-        mf_slope = None
-        if rel_mf is not None and fit_mask.sum() >= 2:
-            mf_slope = float(np.polyfit(np.log(ds[fit_mask]), np.log(np.asarray(rel_mf)[fit_mask]), 1)[0])
-        conv[name] = {"dims": ds.tolist(), "measured": ys.tolist(), "fit_dims": ds[fit_mask].tolist(),
-                      "fit_limit": y_inf, "fit_coef": a, "fit_exponent": gam,
-                      "rel_dev_from_fit_limit": rel_fit,
-                      "first_d_within_tol_of_fit": _first_within(ds, rel_fit, cfg.tolerance),
-                      "d_within_tol_of_fit_extrapolated": d_tol,
-                      "mean_field_limit": ref, "rel_dev_from_mean_field": rel_mf,
-                      "first_d_within_tol_of_mean_field": None if rel_mf is None else _first_within(ds, rel_mf, cfg.tolerance),
-                      "rel_dev_from_mean_field_loglog_slope": mf_slope,
-                      "d_within_tol_of_mean_field_extrapolated": (
-                          None if mf_slope is None or mf_slope >= 0 else
-                          float(ds[-1] * (cfg.tolerance / rel_mf[-1]) ** (1 / mf_slope)))}
-    conv["definition"] = ("relative deviation |y(d) − y_∞| / |y_∞| for the overshoot; for ρ_∥ relative to the distortion "
-                          "itself, |ρ(d) − ρ_∞| / |ρ_∞ − ρ_floor| (ρ_floor: the sampler's ratio for the exact class); y_∞ "
-                          "from a least-squares fit y = y_∞ + a d^(−γ) (γ = fit_exponent) over the ladder's d ≥ fit_min_dim, or the mean-field "
-                          "value (overshoot only); 'extrapolated' d: where the fitted correction, or the power law of the "
-                          "deviation from the mean field, reaches the tolerance")
-
-    # Decay of the fixed-M distortion: power law over the upper half of the ladder.
+    slope = None  # decay of the fixed-M overshoot: power law over the upper half of its ladder
     fixed = [r for r in ladder if r["ladder"] == "fixed" and r["w"] == cfg.conv_w]
     half = fixed[len(fixed) // 2:]
-    ov = np.array([max(r["overshoot"], 1e-6) for r in half])
-    slope = float(np.polyfit(np.log([r["d"] for r in half]), np.log(ov), 1)[0]) if len(half) >= 2 else None
+    if len(half) >= 2:
+        ov = np.array([max(r["overshoot"], 1e-6) for r in half])
+        slope = float(np.polyfit(np.log([r["d"] for r in half]), np.log(ov), 1)[0])
 
-    # Mean-field phase diagram on a fine (β, w) grid.
-    betas = np.linspace(0.0025, max(cfg.phase_betas) * 1.2, cfg.mf_points)
+    betas = np.linspace(0.0025, max(cfg.phase_betas()) * 1.2, cfg.mf_points)  # mean-field (β, w) grid
     ws = np.linspace(0.0, max(cfg.phase_ws), cfg.mf_points)
     mf_grid = []
     for b in betas:
@@ -203,9 +268,9 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
         col = [g["w"] for g in mf_grid if g["beta"] == float(b) and g["collapsed"]]
         w_c.append(min(col) if col else None)
 
-    sigma_spec = {}
-    for r in ladder:
-        sigma_spec.setdefault(f"{r['ladder']} d={r['d']}", {})[f"w={r['w']:g}"] = r["sigma_speciation"]
+    th_rows = {f"{k} d={d}": {"sigma_C": finite(t["sigma_C"]), "sigma_half": finite(t["sigma_half"]),
+                              "sigma_S": finite(t["sigma_S"]), "accuracy_0": t["accuracy_0"], "beta": t["beta"],
+                              "n_classes": t["n_classes"]} for (k, d), t in theory.items()}
     metrics = {
         "definitions": {
             "overshoot": "(mean(x) − μ_c)·u / ‖μ_c − μ̄‖, u the unit class-mean direction from the data mean μ̄",
@@ -213,105 +278,47 @@ def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
                                             "over all D, divided by the true class variance",
             "pr_ratio": "debiased participation ratio of the sample covariance over the class's (D)",
             "accuracy": "fraction whose exact posterior argmax at σ = 0 is the requested class",
-            "sigma_speciation": "largest σ at which the particle mean of P(c | x_σ) crosses ½ along the trajectory",
+            "sigma_speciation": "largest σ at which the particle mean of P(c | x_σ) crosses (1 + 1/M)/2 along the "
+                                "trajectory",
+            "<metric>, <metric>_ci, <metric>_draws": f"mean over {cfg.draws} mixture draws, the half-width of its "
+                                                     "Student-t 95 % interval (t_{0.975, n−1} · sd / √n), the per-draw "
+                                                     "values (each the mean over the target classes)",
+            "theory_*": "Biroli et al. 2024 (studies/guidance/theory.py) at the setting's (d, M): sigma_C the d → ∞ "
+                        "REM collapse at β = ln M / d, sigma_half the finite-(d, M) ½-crossing of E P(c | x_σ), "
+                        "accuracy_0 the exact class accuracy at w = 0",
             "sampler_floor_var_ratio": "variance ratio the sampler gives the exact class score (w = 0), mean field"},
+        "regime": {"mean_std": c.mean_std, "std": c.std, "accuracy_0_target": c.accuracy_0,
+                   "accuracy_at": None if c.accuracy_at is None else list(c.accuracy_at),
+                   "beta_c": identifiability_beta(c.mean_std, c.std),
+                   "beta_id_mean_field": c.mean_std**2 / (2 * (c.mean_std**2 + c.std**2)),
+                   "exponential_beta": beta, "exponential_beta_over_beta_c": beta / identifiability_beta(c.mean_std, c.std),
+                   "draws": cfg.draws, "interval": "mean ± t_{0.975, n−1} · sd / √n over mixture draws"},
         "sampler_floor_var_ratio": floor,
         "ladder": ladder,
         "fixed_M_overshoot_loglog_slope": slope,
         "mean_field_limit": {f"w={w:g}": {"overshoot": v["overshoot"], "var_ratio": v["var_ratio"],
                                          "sigma_collapse": v["sigma_collapse"]} for w, v in mf_inf.items()},
-        "unguided_collapse_sigma_mean_field": finite(np.sqrt(max(collapse_v(cfg.beta, c.mean_std) - c.std**2, 0.0))),
+        "unguided_collapse_sigma_mean_field": finite(np.sqrt(max(collapse_v(beta, c.mean_std) - c.std**2, 0.0))),
+        "unguided_collapse_sigma_rem": finite(collapse(beta, c.mean_std, c.std)["sigma_C"]),
         "identifiability_beta": c.mean_std**2 / (2 * (c.mean_std**2 + c.std**2)),
+        "identifiability_beta_c": identifiability_beta(c.mean_std, c.std),
+        "theory": th_rows,
         "convergence": conv,
         "phase": phase,
         "phase_mean_field_w_collapse": {"betas": betas.tolist(), "w_c": w_c},
-        "speciation": sigma_spec,
+        "cost": {"ladder": cost_l, "phase": cost_p},
     }
-    figs = _figures(cfg, ladder, phase, post, conv, mf_inf, floor, betas, w_c)
-    curves = {"guidance_ladder": ladder, "guidance_phase": phase, "guidance_meanfield": mf_grid}
+    figs = figures(cfg, c, ladder, phase, post, theory, conv, mf_inf, floor, betas, w_c)
+    def flat(rs):  # the CSVs keep the means and intervals; the per-draw values are in metrics.json
+        return [{k: v for k, v in r.items() if not k.endswith("_draws")} for r in rs]
+
+    curves = {"guidance_ladder": flat(ladder), "guidance_phase": flat(phase), "guidance_meanfield": mf_grid,
+              "guidance_theory": [row for (k, d), t in theory.items()
+                                  for row in rows(ladder=[k] * len(t["sigma"]), d=[d] * len(t["sigma"]),
+                                                  sigma=t["sigma"], p_true=t["p_true"], entropy=t["entropy"],
+                                                  accuracy=t["accuracy"])]}
     if post:
         curves["guidance_posterior"] = [row for (kind, d, w), (s, p) in post.items()
                                         for row in rows(ladder=[kind] * len(s), d=[d] * len(s), w=[w] * len(s),
                                                         sigma=s, t=np.asarray(t_of_sigma(s)), posterior=p)]
     return Results(metrics, curves, figs)
-
-
-def _figures(cfg, ladder, phase, post, conv, mf_inf, floor, betas, w_c) -> dict:
-    figs = {}
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    for ax, (name, label) in zip(axes, (("overshoot", "overshoot δμ_∥"), ("var_par", "ρ_∥ (along u)"),
-                                        ("var_perp", "ρ_⊥ (orthogonal)"))):
-        for kind, style in (("fixed", "o-"), ("exp", "s-")):
-            for w in cfg.ladder_ws:
-                if w == 0 and name == "overshoot":
-                    continue
-                rs = [r for r in ladder if r["ladder"] == kind and r["w"] == w]
-                lab = f"M = {cfg.fixed_classes}" if kind == "fixed" else f"M = e^({cfg.beta:g} d)"
-                ax.plot([r["d"] for r in rs], [r[name] for r in rs], style, ms=4, label=f"{lab}, w = {w:g}")
-                if name != "var_par" and w != 0:
-                    key = "mf_overshoot" if name == "overshoot" else "mf_var_ratio"
-                    ax.plot([r["d"] for r in rs], [r[key] for r in rs], ":", color=ax.lines[-1].get_color(), lw=1)
-        if name != "var_par":
-            ref = mf_inf[cfg.conv_w]["overshoot" if name == "overshoot" else "var_ratio"]
-            ax.axhline(ref, color="k", ls="--", lw=1, label=f"mean field d → ∞, β = {cfg.beta:g}, w = {cfg.conv_w:g}")
-        if name != "overshoot":
-            ax.axhline(floor, color="0.5", ls="-.", lw=1, label="sampler floor (w = 0, exact class)")
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("d")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-    fig.suptitle("CFG distortion vs dimension (dotted: mean field at the same M)", fontsize=10)
-    fig.tight_layout()
-    figs["distortion_vs_dim"] = fig
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    bs, ws = list(cfg.phase_betas), list(cfg.phase_ws)
-    for ax, (name, title) in zip(axes, (("overshoot", "overshoot δμ_∥"), ("var_par", "ρ_∥"), ("accuracy", "class accuracy"))):
-        z = np.array([[next(r[name] for r in phase if r["beta"] == b and r["w"] == w) for w in ws] for b in bs])
-        heatmap(ax, ws, bs, z, xlabel="w", ylabel="β", title=f"{title}, d = {cfg.phase_dim}, M = e^(β d)")
-    fig.tight_layout()
-    figs["phase_diagram"] = fig
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
-    wc = np.array([np.nan if v is None else v for v in w_c], np.float64)
-    ax.plot(betas, wc, "k-", label="mean field: smallest w whose guided particle collapses onto c")
-    ax.axvline(cfg.classes.mean_std**2 / (2 * (cfg.classes.mean_std**2 + cfg.classes.std**2)), color="tab:red", ls="--",
-               label="β_id: unguided classes separable at σ = 0 below")
-    acc = {(r["beta"], r["w"]): r["accuracy"] for r in phase}
-    sc = ax.scatter([b for b, _ in acc], [w for _, w in acc], c=list(acc.values()), cmap="viridis", vmin=0, vmax=1,
-                    s=40, label=f"measured accuracy, d = {cfg.phase_dim}")
-    plt.colorbar(sc, ax=ax)
-    ax.set_xlabel("β")
-    ax.set_ylabel("w")
-    ax.legend(fontsize=6)
-    ax.set_title("Mean-field collapse line and measured accuracy", fontsize=9)
-    fig.tight_layout()
-    figs["phase_mean_field"] = fig
-
-    c = conv["overshoot"]
-    series = {"|δμ(d) − δμ_∞(fit)| / δμ_∞": (c["dims"], c["rel_dev_from_fit_limit"])}
-    if c["rel_dev_from_mean_field"] is not None:
-        series["|δμ(d) − δμ_∞(mean field)| / δμ_∞"] = (c["dims"], c["rel_dev_from_mean_field"])
-    v = conv["var_par"]
-    series["|ρ_∥(d) − ρ_∥,∞(fit)| / |ρ_∥,∞ − floor|"] = (v["dims"], v["rel_dev_from_fit_limit"])
-    figs["convergence"] = plots.curves(series, xlabel="d", ylabel="relative deviation", band=False, logy=True,
-                                       hlines=(), title=f"Finite-d convergence, M = e^({cfg.beta:g} d), w = {cfg.conv_w:g} "
-                                                        f"(dotted: {cfg.tolerance:.0%})")
-    figs["convergence"].axes[0].axhline(cfg.tolerance, color="k", ls=":", lw=1)
-
-    if post:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for (kind, d, w), (s, p) in post.items():
-            if kind == "exp":
-                ax.plot(s, p, "-" if w == 0 else "--", label=f"d = {d}, w = {w:g}")
-        ax.axhline(0.5, color="k", lw=0.8, ls=":")
-        ax.set_xscale("log")
-        ax.set_xlabel("σ")
-        ax.set_ylabel("mean P(c | x_σ) along the trajectory")
-        ax.set_title(f"Speciation, M = e^({cfg.beta:g} d)", fontsize=9)
-        ax.legend(fontsize=6, ncol=2)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        figs["speciation"] = fig
-    return figs

@@ -91,32 +91,25 @@ def _guard(run: str, build: Callable[[dict], str], runs: dict[str, dict]) -> str
 
 # ------------------------------------------------------------------------------------- tables
 def distortion(m: dict) -> str:
-    """Distortion against d at w = conv_w: the fixed-M ladder and the M = e^(βd) ladder side by side
-    (± = half the spread over the target classes; σ_S guided / unguided; '–' where not measured)."""
+    """Distortion against d at w = conv_w, one row per class-count law and d: mean over the mixture
+    draws ± the half-width of its 95 % t-interval; σ_S guided / unguided (means over draws) beside
+    Biroli et al.'s collapse σ_C (d → ∞ law at β = ln M / d) and finite-(d, M) ½-crossing; the w = 0
+    class accuracy measured beside its finite-(d, M) prediction; the project's mean-field overshoot."""
     c = config(m)
     w = c["conv_w"]
-
-    def at(kind, ww):
-        return {r["d"]: r for r in m["ladder"] if r["ladder"] == kind and r["w"] == ww}
-
-    fg, fu, eg, eu = at("fixed", w), at("fixed", 0.0), at("exp", w), at("exp", 0.0)
-
-    def sig(g_, u_):
-        if g_["sigma_speciation"] is None:
-            return DASH
-        return f"{num(g_['sigma_speciation'])} / {num(u_['sigma_speciation']) if u_ else DASH}"
-
-    fm, b = c["fixed_classes"], c["beta"]
-    header = ["d", f"M = {fm}: overshoot", f"M = {fm}: ρ_∥", f"M = {fm}: σ_S guided / unguided",
-              f"M = e^{{{b:g} d}}", "overshoot", "ρ_∥", "ρ_⊥", "σ_S guided / unguided", "mean field overshoot"]
+    unguided = {(r["ladder"], r["d"]): r for r in m["ladder"] if r["w"] == 0.0}
+    header = ["M(d)", "d", "M", "overshoot", "ρ_∥", "ρ_⊥", "σ_S guided / unguided", "σ_C / σ_½ (Biroli et al.)",
+              "accuracy w = 0 (theory)", "mean field overshoot (project's own)"]
     rows = []
-    for d in sorted(set(fg) | set(eg)):
-        f, e = fg.get(d), eg.get(d)
-        left = ([pm(f["overshoot"], f["overshoot_spread"]), num(f["var_par"]), sig(f, fu.get(d))] if f
-                else [DASH] * 3)
-        right = ([str(e["M"]), pm(e["overshoot"], e["overshoot_spread"]), num(e["var_par"]), num(e["var_perp"], 3),
-                  sig(e, eu.get(d)), num(e["mf_overshoot"])] if e else [DASH] * 6)
-        rows.append([str(d), *left, *right])
+    for law in c["laws"]:
+        rs = sorted((r for r in m["ladder"] if r["ladder"] == law["kind"] and r["w"] == w), key=lambda r: r["d"])
+        for i, r in enumerate(rs):
+            u = unguided.get((r["ladder"], r["d"]))
+            sig = f"{num(r['sigma_speciation'])} / {num(u['sigma_speciation']) if u else DASH}"
+            acc = f"{pm(u['accuracy'], u['accuracy_ci'], 3)} ({num(r['theory_accuracy_0'], 3)})" if u else DASH
+            rows.append([r["law"] if i == 0 else "", str(r["d"]), str(r["M"]), pm(r["overshoot"], r["overshoot_ci"]),
+                         pm(r["var_par"], r["var_par_ci"]), pm(r["var_perp"], r["var_perp_ci"], 3), sig,
+                         f"{num(r['theory_sigma_C'])} / {num(r['theory_sigma_half'])}", acc, num(r["mf_overshoot"])])
     return _table(header, rows)
 
 
