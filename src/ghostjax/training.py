@@ -2,15 +2,18 @@
 several steps per jitted call (lax.scan), checkpoints.
 
 Batches are drawn from fold_in(key, step), so the data seen at a step does not depend on how the
-steps are grouped into calls. Chunks end at absolute multiples of `steps_per_call` (and at the
-last step), so an interrupted run resumed from its checkpoint goes through the same compiled
-chunks as an uninterrupted one and ends with bitwise-identical parameters on CPU.
+steps are grouped into calls; data that is an `AbstractStepData` gives each step's batch source
+itself (`at_step(step)`: e.g. a fixed walk through consecutive blocks of a data set). Chunks end at
+absolute multiples of `steps_per_call` (and at the last step), so an interrupted run resumed from
+its checkpoint goes through the same compiled chunks as an uninterrupted one and ends with
+bitwise-identical parameters on CPU.
 Settings that only change values (seed, data means, the band factor) never recompile: the
 optimiser is cached per `Optim` and the `Loss` settings are a hashable static argument.
 """
 
 from __future__ import annotations
 
+import abc
 import functools
 import time
 from pathlib import Path
@@ -187,6 +190,24 @@ def _init_state(model, opt, seed):
     return TrainState(model, opt_state, params, jnp.zeros((), jnp.int32), jax.random.PRNGKey(seed))
 
 
+class AbstractStepData(eqx.Module):
+    """Training data whose batch depends on the step: `fit` draws step s's batch from `at_step(s)`
+    (s a traced int32 scalar) instead of from the object itself. It also answers what `fit` asks
+    of data on the host (mode_std() and data_std(), for Loss.resolve)."""
+
+    @abc.abstractmethod
+    def at_step(self, step: jax.Array):
+        """The data (with .sample(key, n)) that step `step`'s batch is drawn from."""
+
+    @abc.abstractmethod
+    def mode_std(self) -> jax.Array:
+        """As the data's own mode_std()."""
+
+    @abc.abstractmethod
+    def data_std(self) -> jax.Array:
+        """As the data's own data_std()."""
+
+
 def _train_chunk(state: TrainState, gm, spec: Loss, opt, batch: int, n_steps: int, ema_decay: float,
                  band_factor, objective=None):
     """Run n_steps optimisation steps in one lax.scan. Returns (state, per-step logs).
@@ -197,7 +218,8 @@ def _train_chunk(state: TrainState, gm, spec: Loss, opt, batch: int, n_steps: in
     def body(dyn, _):
         st = eqx.combine(dyn, static)
         key = jax.random.fold_in(st.key, st.step)
-        (loss, aux), grads = loss_and_grad(st.model, gm, key=key, spec=spec, batch=batch, band_factor=band_factor,
+        data = gm.at_step(st.step) if isinstance(gm, AbstractStepData) else gm
+        (loss, aux), grads = loss_and_grad(st.model, data, key=key, spec=spec, batch=batch, band_factor=band_factor,
                                            objective=objective)
         params = eqx.filter(st.model, eqx.is_inexact_array)
         with jax.numpy_dtype_promotion("standard"):  # optax computes decay ** int count

@@ -6,6 +6,8 @@
   gap           hallucination vs mode gap (in stds) and number of modes, 1-D, equal budget
   architecture  network variants (width, depth, steps, Fourier input, exact-score regression)
   ghosts        the detector on the ghost samples of factorized scores (opposite corners)
+`model.recipe` picks whose code the networks and their training follow: "ours" (the default: the
+recorded runs) or "aithal" (the authors' public code: nets.RECIPES says what each changes).
 Tables: `[[data]]` (one or more data sets), `[model]`, `[loss]` (losses.Loss), `[optim]`
 (training.Optim), `[train]` (training.Train and sigma_range), `[eval]` (sampler, detector, census),
 `[recursive]`, `[sweep]`. A table is read over the study's defaults (the Config fields' defaults):
@@ -24,11 +26,13 @@ from ....config import RunName, Section
 from ....losses import Loss
 from ....metrics.census import DEFAULT_TAIL
 from ....metrics.hallucination import WINDOW_STATS
+from ....nets.aithal import AITHAL_DDPM
 from ....training import Optim, Train
 
 TASKS = ("basic", "recursive", "gap", "architecture", "ghosts")
 DATA_KINDS = ("line", "gaussian25", "gaussian25_rotated", "corners")
 NET_KINDS = ("aithal", "fourier_aithal", "factorized", "joint")
+RECIPE_NAMES = ("ours", "aithal")  # nets.RECIPES
 RULES = ("none", "random", "variance")
 Positive = Annotated[float, Field(gt=0)]
 
@@ -68,6 +72,13 @@ class Data(Section):
 
 
 class Model(Section):
+    """The networks. `recipe`: "ours" (equinox's initialisation, biases in the block linears, the
+    ¼ ln σ embedding, batches drawn with replacement) or "aithal" (their code: Xavier-uniform weights
+    and zero biases, no block biases, their step-index embedding and t_proj, the fixed training set
+    walked in consecutive blocks; with t_proj = true, train.sigma_range = "all" and their DDPM grid,
+    which Config checks)."""
+
+    recipe: Literal[RECIPE_NAMES] = "ours"  # type: ignore[valid-type]
     kind: Literal[NET_KINDS] = "aithal"  # type: ignore[valid-type]
     width: int = Field(128, ge=1)
     depth: int = Field(3, ge=1)
@@ -179,4 +190,26 @@ class Config(Section):
         names = [v.name for v in self.sweep.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"sweep.variants: repeated name in {names}")
+        if self.model.recipe == "aithal":
+            self._aithal_rules()
         return self
+
+    def _aithal_rules(self) -> None:
+        """model.recipe = "aithal" is their network and training: what it does not set itself must
+        be set as theirs (ValueError naming the key otherwise)."""
+        kinds = {self.model.kind} | {v.kind for v in self.sweep.variants if v.kind is not None}
+        if kinds != {"aithal"}:
+            raise ValueError(f"model.recipe: 'aithal' builds kind 'aithal' networks only, got {sorted(kinds)}")
+        if not self.model.t_proj or any(v.t_proj is False for v in self.sweep.variants):
+            raise ValueError("model.t_proj: the 'aithal' recipe is their network, which has t_proj; set t_proj = true")
+        if self.train.sigma_range != "all":
+            raise ValueError("train.sigma_range: the 'aithal' recipe trains on all DDPM levels as their code does; "
+                             "set sigma_range = \"all\"")
+        rows = [d.n_train for d in self.data] + ([self.recursive.n_keep] if self.recursive.n_keep else [])
+        if self.train.batch > min(rows):
+            raise ValueError(f"train.batch: the 'aithal' recipe walks each training set in blocks of `batch` rows; "
+                             f"must be <= its smallest size {min(rows)}, got {self.train.batch}")
+        grid = (self.loss.ddpm_T, self.loss.ddpm_beta_start, self.loss.ddpm_beta_end)
+        if grid != AITHAL_DDPM:
+            raise ValueError(f"loss: the 'aithal' recipe embeds their DDPM step index, on their grid "
+                             f"(ddpm_T, ddpm_beta_start, ddpm_beta_end) = {AITHAL_DDPM}, got {grid}")

@@ -1,33 +1,82 @@
 """Training one network of the study: training.fit on a fixed training set (or the mixture itself),
 with the study's loss (DDPM σ_t, unweighted ε-MSE, or regression on the exact score; optionally only
-the σ_t the sampler visits) and optimiser (Adam 1e-3, constant, no clipping, no EMA by default)."""
+the σ_t the sampler visits) and optimiser (Adam 1e-3, constant, no clipping, no EMA by default).
+Batches: drawn with replacement from the training set, or (model.recipe = "aithal") its consecutive
+blocks walked in order as Aithal et al.'s DataStreamer does (`WalkedBatches`)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import equinox as eqx
 import jax
+from jaxtyping import Array, Float, PRNGKeyArray
 
+from ....data import EmpiricalData
 from ....losses import Loss
 from ....nets import AbstractScoreNet
 from ....processes import linear_betas
-from ....training import ema_model, fit
+from ....training import AbstractStepData, ema_model, fit
 from .config import Config
 from .evaluate import ddpm_sigmas
+from .nets import RECIPES
+
+
+class _Block(eqx.Module):
+    """One batch [B, D], returned whole by sample (the batch size must be B)."""
+
+    x: Float[Array, "B D"]
+
+    def sample(self, key: PRNGKeyArray, n: int) -> Float[Array, "B D"]:
+        del key
+        if n != self.x.shape[0]:
+            raise ValueError(f"batch: a walked block has {self.x.shape[0]} rows, asked for {n}")
+        return self.x
+
+
+class WalkedBatches(AbstractStepData):
+    """Aithal et al.'s DataStreamer over a fixed set x [N, D]: num_batches = N // B consecutive
+    blocks x[jB : (j+1)B], step s trains on block s mod num_batches (N = 20,000 at B = 10,000: the
+    two fixed halves, in turn; the last N mod B rows are never seen, as in their code)."""
+
+    data: EmpiricalData
+    batch: int = eqx.field(static=True)
+
+    def __init__(self, data: EmpiricalData, batch: int):
+        if not 1 <= batch <= data.n:
+            raise ValueError(f"batch: walking a training set of {data.n} rows needs 1 <= batch <= {data.n}, got {batch}")
+        self.data, self.batch = data, int(batch)
+
+    @property
+    def num_batches(self) -> int:
+        return self.data.n // self.batch
+
+    def at_step(self, step: jax.Array) -> _Block:
+        start = (step % self.num_batches) * self.batch
+        return _Block(jax.lax.dynamic_slice_in_dim(self.data.x, start, self.batch, axis=0))
+
+    def mode_std(self) -> jax.Array:
+        return self.data.mode_std()
+
+    def data_std(self) -> jax.Array:
+        return self.data.data_std()
 
 
 def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | None = None,
           target: str | None = None, progress: bool = True, desc: str = "train",
           ckpt_dir: str | Path | None = None, resume: bool = False, meta: dict | None = None
           ) -> tuple[AbstractScoreNet, dict]:
-    """Train `net` on `data` (an EmpiricalData, or a GaussianMixture for fresh draws / exact-score
-    regression). Returns (the trained model, its EMA when optim.ema_decay > 0, and a small log).
+    """Train `net` on `data` (an EmpiricalData, walked in blocks under model.recipe = "aithal", or a
+    GaussianMixture for fresh draws / exact-score regression). Returns (the trained model, its EMA
+    when optim.ema_decay > 0, and a small log).
     ckpt_dir / resume: training.fit's checkpoints (every train.checkpoint_every steps and at the end)
     and continuing from them (sweep cells use both)."""
     steps = steps or cfg.train.steps
     loss = training_loss(cfg)
     loss = loss if target is None else loss.model_copy(update={"target": target})
+    if RECIPES[cfg.model.recipe].walk_batches and isinstance(data, EmpiricalData):
+        data = WalkedBatches(data, cfg.train.batch)
     t0 = time.perf_counter()
     state, hist = fit(net, data, loss, cfg.optim, seed=seed, steps=steps, batch=cfg.train.batch,
                       steps_per_call=min(cfg.train.steps_per_call, steps), progress=progress, desc=desc,
