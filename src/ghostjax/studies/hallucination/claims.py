@@ -168,6 +168,22 @@ def _grows_def(m):
             f"Gaussian25, {c['recursive']['generations']} generations; growth = last − first > {GROWTH_SE} se")
 
 
+def _network(m) -> str:
+    """Which toy network the run trained: the `model.recipe` of its config (absent = "ours")."""
+    mo = config(m)["model"]
+    if mo.get("recipe", "ours") == "aithal":
+        return ("network: the authors' (`model.recipe = \"aithal\"`: Xavier init, zero and no block biases, their step "
+                "embedding and t_proj, all DDPM levels, walked batches; matched in benchmarks/compare_aithal_toy.py)")
+    return (f"network: ghostjax's `ours` recipe of their layout (AithalMLP width {mo['width']}, depth {mo['depth']}; "
+            "equinox init, block biases, ¼ ln σ embedding, batches with replacement), not the authors' "
+            "(`model.recipe = \"aithal\"`, benchmarks/compare_aithal_toy.py)")
+
+
+def _with_network(definition):
+    """`definition` (text or a function of the metrics) followed by the network the run trained."""
+    return lambda m: f"{definition if isinstance(definition, str) else definition(m)}; {_network(m)}"
+
+
 def hallucination(runs):
     grow = "recursive training without filtering: hallucinations grow over generations"
     filt = "filtering by trajectory variance mitigates it"
@@ -175,19 +191,19 @@ def hallucination(runs):
               "in-support samples")
     return [
         claim(runs, "hallucination_1d_full", seed="003", text="diffusion models interpolate between nearby modes "
-              "(samples outside the support)", evaluate=_interpolation, definition=_interp_def),
+              "(samples outside the support)", evaluate=_interpolation, definition=_with_network(_interp_def)),
         claim(runs, "hallucination_1d_full", seed="003", text=f"{detect} (1-D)", evaluate=_detector_1d,
-              definition=_detector_def),
+              definition=_with_network(_detector_def)),
         claim(runs, "hallucination_2d_full", seed="003", text=f"{detect} (Gaussian25)", evaluate=_detector_2d,
-              definition=lambda m: (f"as the row above, 2-D Gaussian25 ({kilo(config(m)['data'][0]['n_train'])} "
-                                    "training samples)")),
-        claim(runs, "recursive_2d_full", seed="003", text=grow, evaluate=_recursive_grows, definition=_grows_def),
+              definition=_with_network(lambda m: (f"as the row above, 2-D Gaussian25 "
+                                                  f"({kilo(config(m)['data'][0]['n_train'])} training samples)"))),
+        claim(runs, "recursive_2d_full", seed="003", text=grow, evaluate=_recursive_grows, definition=_with_network(_grows_def)),
         claim(runs, "recursive_2d_full", seed="003", text=filt, evaluate=_recursive_filter,
-              definition=f"last generation: random − variance rule > {GROWTH_SE} se (equal sample count)"),
+              definition=_with_network(f"last generation: random − variance rule > {GROWTH_SE} se (equal sample count)")),
         claim(runs, "recursive_1d_full", seed="003", text=f"{grow} (1-D companion)", evaluate=_recursive_grows,
-              definition=lambda m: f"as above, modes {values(_modes(m, 0))}, n = {m['n_keep']:,} per generation"),
+              definition=_with_network(lambda m: f"as above, modes {values(_modes(m, 0))}, n = {m['n_keep']:,} per generation")),
         claim(runs, "recursive_1d_full", seed="003", text=f"{filt} (1-D companion)", evaluate=_recursive_filter,
-              definition=lambda m: f"as above, modes {values(_modes(m, 0))}"),
+              definition=_with_network(lambda m: f"as above, modes {values(_modes(m, 0))}")),
     ]
 
 
@@ -251,13 +267,14 @@ def shapes(runs):
                 f"{c['classify']['min_iou']:g}): hallucinated = a column with > 1 shape, a shape of the wrong kind for "
                 "its column, a blob that is no shape, or an empty image; "
                 f"{c['data']['size']}×{c['data']['size']} CPU variant, DDPM T = {c['loss']['ddpm_T']} sampled on "
-                f"{m['sample']['levels']} respaced levels")
+                f"{m['sample']['levels']} respaced levels; network: ghostjax's DDPM UNet (nets.UNet), not the authors' "
+                "image network")
 
     def detector_def(m):
         c = config(m)
         return (f"variance of x̂0 over the last {c['eval']['window']} of the {m['sample']['levels']} DDPM levels, "
                 "averaged over pixels; positives = classifier-flagged images; threshold at "
-                f"{_pc(c['eval']['retention'])} retention of the valid ones")
+                f"{_pc(c['eval']['retention'])} retention of the valid ones; network: ghostjax's DDPM UNet")
 
     return [
         claim(runs, "shapes", seed="003", text="image level (Simple Shapes): the model generates images combining "
