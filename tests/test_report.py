@@ -36,19 +36,22 @@ def test_committed_report_is_regenerated_from_recorded_runs(tmp_path):
 @recorded
 def test_one_row_per_claim_each_measured_without_na():
     """The rows are the registry's claims in order, numbered 1…n; each reads a recorded run (its
-    recorded command in the row) and none prints 'n/a'; the seed-004 rows are 15–23 and the seed-003
-    rows 24–32, as the docs cite them."""
+    recorded command in the row) and none prints 'n/a'; the rows of a seed form one block, in the order
+    of the registry's themes (ghosts: 000/001, guidance: 004, hallucination: 003)."""
     by_study = report.load_runs(RUNS)
     claims = report.claims(by_study)
     table = _table(report.render(by_study))
-    assert len(table) == len(claims) == 32
+    assert len(table) == len(claims) >= 32
     for i, (row, (study, c)) in enumerate(zip(table, claims), 1):
         assert row.startswith(f"| {i} | {c.text} ({c.seed}) |")
         assert any(f"**{v}**" in row for v in (REP, NOT, DEP, "not comparable", "not testable here")), row
         assert c.run in by_study[study.name]
         assert f"`python -m ghostjax.{study.entry} --config configs/{c.run}.toml --out docs/runs/{c.run}`" in row
         assert "n/a" not in row and "n/a" not in (c.note or "")
-    assert [c.seed for _, c in claims[14:23]] == ["004"] * 9 and [c.seed for _, c in claims[23:]] == ["003"] * 9
+    seeds = [c.seed for _, c in claims]
+    first_004, first_003 = seeds.index("004"), seeds.index("003")
+    assert set(seeds[:first_004]) <= {"000", "001", "000, 001"}
+    assert set(seeds[first_004:first_003]) == {"004"} and set(seeds[first_003:]) == {"003"}
     # every recorded run is listed once in the "Recorded runs" table, grouped by study in registry order
     text = report.render(by_study)
     listed = [r.split(" | ")[0][2:] for r in text.split("## Recorded runs")[1].splitlines() if r.startswith("| ")][1:]
@@ -87,7 +90,7 @@ def test_claims_read_their_numbers_from_the_metrics():
 def test_render_marks_missing_runs():
     claims = report.claims({})
     text = report.render({})
-    assert len(claims) == 32 and text.count("**not measured**") == len(claims)
+    assert len(claims) >= 32 and text.count("**not measured**") == len(claims)
     assert all(f"run `{c.run}` first" in text for _, c in claims)
 
 
