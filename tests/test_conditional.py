@@ -115,7 +115,7 @@ embed_dim = 4
 steps = 20
 batch = 32
 steps_per_call = 10
-seeds = [0]
+seeds = [0, 1]
 score_error_n = 16
 """
 
@@ -130,13 +130,49 @@ def test_tiny_study_writes_its_files(tmp_path):
     cfg.write_text(TINY)
     out = tmp_path / "run"
     assert _main(["--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
-    for f in ("metrics.json", "summary.csv", "scan.csv", "score_errors.csv", "training.csv", "config.toml",
-              "figures/frontier.png"):
+    for f in ("metrics.json", "summary.csv", "scan.csv", "score_errors.csv", "training.csv", "loss.csv",
+              "config.toml", "figures/frontier.png"):
         assert (out / f).is_file(), f
     m = json.loads((out / "metrics.json").read_text())
-    scores = {r["score"] for r in m["at_target"]}
-    assert {"exact", "learned", "learned_s0"} <= scores
-    assert m["n_classes"] == 3 and m["training"][0]["final_loss"] > 0
+    assert {r["score"] for r in m["at_target"]} == {"exact", "learned", "learned − exact"}
+    assert {(r["score"], r["seed"]) for r in m["at_target_seeds"]} == {(s, i) for s in ("exact", "learned") for i in (0, 1)}
+    assert m["n_classes"] == 3 and m["training"][0]["final_loss"] > 0 and m["training"][0]["last_fifth"]["chunks"] >= 1
+
+
+def test_flatness_reads_the_drift_of_a_line():
+    from ghostjax.studies.guidance.learned.run import flatness, is_flat
+
+    steps = np.arange(100, 10001, 100)
+    sloped = flatness([{"step": int(s), "loss": 1.0 - 1e-5 * s} for s in steps])
+    x = steps[steps > 8000]   # the last fifth: 8100 … 10000
+    assert sloped["chunks"] == len(x) == 20
+    assert sloped["rel_drift"] == pytest.approx(-1e-5 * (x[-1] - x[0]) / np.mean(1.0 - 1e-5 * x), rel=1e-9)
+    assert not is_flat(sloped, 0.002)   # a 2 % fall over the last fifth, noise-free
+    rng = np.random.default_rng(0)
+    noisy = flatness([{"step": int(s), "loss": 0.9 + 1e-3 * rng.normal()} for s in steps])
+    assert is_flat(noisy, 0.002) and abs(noisy["rel_drift"]) < 2 * noisy["rel_drift_se"] + 0.002
+
+
+def test_combine_seeds_pairs_learned_with_exact_by_seed():
+    from scipy import stats
+
+    from ghostjax.studies.guidance.learned.run import METRICS, combine_seeds
+
+    def row(score, seed, v):
+        return {"score": score, "seed": seed, "family": "constant", "variant": "constant w",
+                "strength_at_target": v, **{m: v for m in METRICS}}
+    ex, le = [1.0, 2.0, 4.0], [1.5, 2.0, 5.5]
+    out = combine_seeds([row("exact", s, v) for s, v in enumerate(ex)] + [row("learned", s, v) for s, v in enumerate(le)])
+    by = {r["score"]: r for r in out}
+    d = np.subtract(le, ex)   # paired per seed: [0.5, 0, 1.5]
+    half = stats.t.ppf(0.975, 2) * np.std(d, ddof=1) / math.sqrt(3)
+    assert by["learned − exact"]["var_par"] == pytest.approx(d.mean()) and by["learned − exact"]["var_par_ci"] == \
+        pytest.approx(half)
+    assert by["exact"]["overshoot"] == pytest.approx(np.mean(ex)) and by["learned"]["n_seeds"] == 3
+    # a seed whose learned scan never reaches the target drops out of the mean, not the count of seeds
+    out = combine_seeds([row("exact", 0, 1.0), row("exact", 1, 2.0), row("learned", 0, None), row("learned", 1, 3.0)])
+    lr = next(r for r in out if r["score"] == "learned")
+    assert lr["var_par"] == 3.0 and lr["var_par_ci"] is None and lr["n_var_par"] == 1 and lr["n_seeds"] == 2
 
 
 @pytest.mark.parametrize("override, key", [("bogus=1", "bogus"), ("train.sedes=[1]", "sedes"),
@@ -149,3 +185,29 @@ def test_bad_config_exits_2_with_one_line(tmp_path, capsys, override, key):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and key in err[0]
     assert not out.exists()
+
+
+def test_learned_claim_reads_the_paired_difference_and_convergence():
+    from ghostjax.studies.guidance.learned.claims import learned
+    from ghostjax.studies.guidance.learned.run import METRICS, combine_seeds
+
+    def metrics(shift, flat=True):
+        es = [{"score": sc, "seed": i, "family": fam, "variant": fam + " v", "strength_at_target": 1.0,
+               **dict.fromkeys(METRICS, 0.5), "var_par": 1.0 + 0.01 * i + (shift if sc == "learned" and fam == "window"
+                                                                            else 0.0) + 0.02 * (sc == "learned") * i}
+              for sc in ("exact", "learned") for fam in ("constant", "window") for i in range(3)]
+        tr = [{"last_fifth": {"rel_drift": -0.001}, "flat": flat}] * 3
+        acc = {"mean": 0.97, "ci": 0.01}
+        return {"meta": {"config": {"model": {"width": 8, "depth": 1}, "p_uncond": 0.15, "train": {"steps": 10, "flat_tol": 0.002},
+                                    "classes": {"accuracy_0": 0.95}}},
+                "dim": 4, "n_classes": 3, "mean_std": 1.0, "target_accuracy": 0.99, "t_switch_sigma": 1.31,
+                "at_target": combine_seeds(es), "training": tr, "all_flat": flat, "score_errors_mean": [],
+                "unguided": {"exact": {"accuracy": acc}}}
+
+    def verdict(m):
+        (c,) = learned({"guidance_learned": m})
+        return c.verdict
+    # paired learned − exact ρ_∥ = 0.02 i: mean 0.02, t-half-width 0.248 → contains 0; a shift of 1 does not
+    assert verdict(metrics(0.0)) == "reproduced"
+    assert verdict(metrics(1.0)) == "not reproduced"
+    assert verdict(metrics(1.0, flat=False)) == "not testable here"

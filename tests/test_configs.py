@@ -32,13 +32,17 @@ TINY = {
     "guidance_regime_large": ["observe=false", "draws=2", "phase_dim=8", "phase_beta_ratios=[0.5]", "phase_ws=[0.0]",
                               "phase_n=32", "sampler.n=64", "sampler.steps=16", "fit_min_dim=8", "mf_points=5",
                               'laws=[{kind = "exponential", beta = 0.1, dims = [8, 12]}]', "classes.max_classes=50"],
-    "guidance_schedules": ["dim=8", "sampler.n=64", "sampler.steps=16", "constant_ws=[0.0, 1.0]",
+    "guidance_schedules": ["dim=8", "draws=2", "sampler.n=64", "sampler.steps=16", "constant_ws=[0.0, 1.0]",
+                           "interval_ws=[0.0, 1.0]", "ramp_ws=[0.0, 1.0]", "cosine_ws=[0.0, 1.0]",
                            "window_w_early=[1.0, 2.0]", "window_w_late=[-0.5]", "window_t_switch=[0.5]",
-                           "linear_omegas=[1.0, 2.0]", "power_alphas=[0.5]", "power_omegas=[1.0, 3.0]", "auto_ws=[1.0, 2.0]"],
-    "guidance_learned": ["dim=4", "n_classes=3", "sampler.n=64", "sampler.steps=16", "constant_ws=[0.0, 1.0]",
-                         "window_w_early=[2.0, 4.0]", "window_w_late=[-0.5]", "model.width=16", "model.depth=1",
-                         "model.embed_dim=8", "score_error_sigmas=[0.1, 1.0]"] + _TRAIN_TINY,
+                           "phase_w0s=[-0.5]", "phase_omegas=[1.0, 2.0]", "power_alphas=[0.5]",
+                           "power_omegas=[1.0, 3.0]", "auto_ws=[1.0, 2.0]", "classes.accuracy_at=[8, 2]"],
+    "guidance_learned": ["dim=4", "n_classes=3", "classes.accuracy_at=[4, 3]", "sampler.n=64", "sampler.steps=16",
+                         "constant_ws=[0.0, 1.0]", "window_w_early=[2.0, 4.0]", "window_w_late=[-0.5]",
+                         "model.width=16", "model.depth=1", "model.embed_dim=8", "score_error_sigmas=[0.1, 1.0]",
+                         "train.seeds=[0, 1]"] + _TRAIN_TINY,
     "hallucination_1d": _HALL + ['model.blocks=["shared"]'],
+    "hallucination_1d_aithal": _HALL,
     "hallucination_2d": _HALL + ['model.blocks=["independent"]'],
     "hallucination_arch": _HALL + ['sweep.variants=[{name = "base"}, {name = "exact_regression", source = "mixture", '
                                    'target = "exact"}]'],
@@ -105,7 +109,11 @@ def test_every_config_has_tiny_settings():
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_runs_through_its_entry_point(name, tmp_path, monkeypatch):
+    from ghostjax import runio
+
     monkeypatch.chdir(tmp_path)
+    save = runio.atomic_savefig  # figures at 20 dpi: the smoke test checks they are written, not how they look
+    monkeypatch.setattr(runio, "atomic_savefig", lambda fig, path, **kw: save(fig, path, **{**kw, "dpi": 20}))
     out = tmp_path / "run"
     main = _entry(name)
     status = main(["--config", str(ROOT / "configs" / f"{name}.toml"), "--out", str(out), "--no-progress",
@@ -120,3 +128,4 @@ def test_config_runs_through_its_entry_point(name, tmp_path, monkeypatch):
     assert any(True for _ in _finite_numbers(metrics)), f"{name}: no finite number in the results"
     assert list((out / "figures").glob("*.png")), f"{name}: no figure written"
     assert (out / "config.toml").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], f"{name}: wrote outside --out"

@@ -88,31 +88,34 @@ def test_schedules_strength_labels_and_unreached_variants():
     assert _row(t, "| autoguidance")[:3] == ["autoguidance (weak: class std × 2.5)", "w = 2.68", "−0.0002"]
 
 
-def test_learned_cells_are_the_seed_mean_and_half_range():
+def test_learned_cells_are_the_seed_mean_and_t_interval():
+    from scipy import stats
+
     metrics = ("overshoot", "var_par", "var_perp", "log_p_gap", "nearest_radius", "off_fraction")
-    seeds = [dict.fromkeys(METRICS, 0.5) | dict(zip(metrics, v)) | {"strength_at_target": s}
-             for v, s in (((0.301, 0.6578, 0.9667, -0.1525, 1.0902, 0.0014), 5.8857),
-                          ((0.3466, 0.6165, 0.9674, -0.1435, 1.0825, 0.0006), 6.5043))]
-    entries = [{"score": f"learned_s{i}", "seed": i, "family": "window", "variant": "window w_late=-1, t_switch=0.5 "
-                "(σ=1.31)", **e} for i, e in enumerate(seeds)]
-    exact = {"score": "exact", "seed": "", "family": "window", "variant": entries[0]["variant"],
-             "strength_at_target": 5.9077, "overshoot": 0.6555, "var_par": 1.0224, "var_perp": 1.0163,
-             "log_p_gap": -0.1039, "nearest_radius": 1.0461, "off_fraction": 0.0}
-    m = _rt({"target_accuracy": 0.95, "at_target": [exact, *combine_seeds(entries), *entries]})
-    t = T.learned(m)
+    variant = "window w_late=-1, t_switch=0.5 (σ=1.31)"
+    vals = {"exact": [(0.21, 0.95, 1.02, -0.021, 1.01, 0.0, 3.4), (0.23, 1.0, 1.03, -0.025, 1.02, 0.0, 3.1),
+                      (0.24, 0.97, 1.03, -0.028, 1.02, 0.0001, 2.9)],
+            "learned": [(0.4, 3.8, 1.18, -0.15, 1.13, 0.002, 2.4), (0.5, 3.5, 1.19, -0.16, 1.15, 0.004, 2.1),
+                        (0.5, 3.4, 1.2, -0.17, 1.14, 0.0045, 2.1)]}
+    entries = [{"score": sc, "seed": i, "family": "window", "variant": variant, **dict.fromkeys(METRICS, 0.5),
+                **dict(zip(metrics, v[:6])), "strength_at_target": v[6]}
+               for sc, vs in vals.items() for i, v in enumerate(vs)]
+    m = _rt({"target_accuracy": 0.99, "at_target": combine_seeds(entries)})
+    rows = _rows(T.learned(m))
+    assert [r[1] for r in rows] == ["exact", "learned", "learned − exact"]
+    t = stats.t.ppf(0.975, 2)
 
-    def mean(k):
-        return sum(e[k] for e in seeds) / 2
+    def cell(xs, nd=2):
+        mu = sum(xs) / 3
+        sd = (sum((x - mu) ** 2 for x in xs) / 2) ** 0.5
+        return f"{mu:.{nd}f} ± {t * sd / 3 ** 0.5:.{nd}f}".replace("-", "−")
 
-    def half(k):
-        return abs(seeds[0][k] - seeds[1][k]) / 2
-
-    ex, le = _rows(t)
-    assert ex[:3] == ["window w_late = −1, t_switch = 0.5 (σ = 1.31)", "exact", "5.91"]
-    assert le == ["", "learned", f"{mean('strength_at_target'):.2f}", f"{mean('overshoot'):.2f} ± {half('overshoot'):.2f}",
-                  f"{mean('var_par'):.2f} ± {half('var_par'):.2f}", f"{mean('var_perp'):.2f}",
-                  f"{mean('log_p_gap'):.3f}".replace("-", "−"), f"{mean('nearest_radius'):.2f}",
-                  f"{mean('off_fraction'):.3f}"]
+    col = {"strength_at_target": (2, 6), "overshoot": (3, 0), "var_par": (4, 1), "log_p_gap": (6, 3)}
+    for r, xs in zip(rows, (vals["exact"], vals["learned"],
+                            [tuple(a - b for a, b in zip(le, ex)) for le, ex in zip(vals["learned"], vals["exact"])])):
+        for k, (c, j) in col.items():
+            assert r[c] == cell([x[j] for x in xs], 3 if k == "log_p_gap" else 2), (r[1], k)
+    assert rows[0][0] == "window w_late = −1, t_switch = 0.5 (σ = 1.31)" and rows[1][0] == rows[2][0] == ""
 
 
 def test_edm2_fractions_keep_the_digits_that_tell_them_from_0_and_1():

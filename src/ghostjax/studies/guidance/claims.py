@@ -1,13 +1,14 @@
 """The claims of seed 004 (Ventura et al., classifier-free guidance) that the guidance studies test:
-`distortion(runs)` and `schedules(runs)`, their rows of docs/REPRODUCTION.md from their recorded
+`distortion(runs)`, its rows of docs/REPRODUCTION.md from their recorded
 runs {run: metrics}. Every number printed is read from the runs (results, or `meta.config` for the
-settings); the numbers typed here are the seed's claims and the readouts' own thresholds."""
+settings); the numbers typed here are the seed's claims and the readouts' own thresholds. The schedules
+study's rows: claims_schedules.py; the learned study's: learned/claims.py."""
 
 from __future__ import annotations
 
 import math
 
-from .._claims_fmt import DEP, NOT, REP, claim, config
+from .._claims_fmt import NOT, REP, claim, config
 from .._claims_fmt import num as _f
 from .._claims_fmt import pct as _pc
 
@@ -229,65 +230,4 @@ def distortion(runs):
               evaluate=_finite_d,
               definition=lambda m: (f"abs(δμ(d) − δμ_MF) / δμ_MF on the M = e^{{βd}} ladder, w = {_conv_w(m):g}; "
                                     "unguided σ_S vs the d → ∞ collapse σ of Biroli et al. and of the mean field")),
-    ]
-
-
-# ------------------------------------------------------------------------------------- schedules
-def _sched(m, family, pick=None):
-    es = [e for e in m["at_target"] if e["family"] == family and e["var_par"] is not None]
-    return (pick or (lambda xs: xs[0]))(es) if es else None
-
-
-def _window(m):
-    c = _sched(m, "constant")
-    bw = m["best_window"]
-    lin = _sched(m, "linear")
-    acc = m["target_accuracy"]
-    txt = (f"d = {m['dim']}, M = {m['n_classes']}, class accuracy {acc:g}: constant w = {_f(c['strength_at_target'])}: "
-           f"ρ_∥ {_f(c['var_par'])}, overshoot {_f(c['overshoot'])}")
-    if bw:
-        txt += (f"; best negative window ({bw['variant']}, w_early {_f(bw['strength_at_target'])}): ρ_∥ "
-                f"{_f(bw['var_par'])}, overshoot {_f(bw['overshoot'])}")
-    if lin:
-        txt += (f"; w0 + ωt (w0 = {lin['w0']:g}, ω = {_f(lin['strength_at_target'])}): ρ_∥ {_f(lin['var_par'])}, "
-                f"overshoot {_f(lin['overshoot'])}")
-    ok = bw is not None and abs(bw["var_par"] - 1) < abs(c["var_par"] - 1) - 0.1
-    return (txt, REP if ok else NOT,
-            "At equal accuracy, constant guidance leaves ρ_∥ well below 1, while a late negative window (and the linear "
-            "schedule with w0 < 0, which is one) brings the class-mean-direction variance back to ≈ 1; the price is a "
-            "larger mean overshoot (the early phase must guide harder to reach the same accuracy). Windows that switch "
-            "at σ above the guided collapse lose the class and do not reach the target accuracy.")
-
-
-def _power_auto(m):
-    c = _sched(m, "constant")
-    pls = [e for e in m["at_target"] if e["family"] == "power_law" and e["var_par"] is not None]
-    ag = _sched(m, "autoguidance")
-    txt = f"at accuracy {m['target_accuracy']:g}: CFG ρ_∥ {_f(c['var_par'])}, overshoot {_f(c['overshoot'])}; " + "; ".join(
-        f"{e['variant']}: ρ_∥ {_f(e['var_par'])}, overshoot {_f(e['overshoot'])}" for e in pls)
-    if ag:
-        txt += f"; {ag['variant']}: ρ_∥ {_f(ag['var_par'])}, ρ_⊥ {_f(ag['var_perp'])}, overshoot {_f(ag['overshoot'], 3)}"
-    return (txt, DEP,
-            "Power-law guidance with α > 0 overshoots less than CFG at the same accuracy but shrinks the variance along "
-            "the class mean more (α < 0 the reverse): it trades one distortion for the other rather than removing "
-            "them. Autoguidance with an exact good model and a broadened copy of the same class as the weak model has no "
-            "model error to correct: it adds no mean shift but shrinks the class isotropically, in every direction, "
-            "which the participation ratio cannot see (it is scale-free) but ρ_⊥ does.")
-
-
-def schedules(runs):
-    run = "guidance_schedules"
-
-    def sched_def(m):
-        c = config(m)
-        return (f"d = {c['dim']}, M = e^{{{c['beta']:g} d}}; each schedule family scanned in strength, metrics "
-                f"interpolated at class accuracy {c['target_accuracy']:g}")
-
-    return [
-        claim(runs, run, seed="004", text="standard CFG schedules cannot prevent variance shrinkage; a negative-guidance "
-              "window restores it", evaluate=_window, definition=sched_def),
-        claim(runs, run, seed="004", text="non-linear (power-law) guidance and autoguidance reduce the distortions of CFG",
-              evaluate=_power_auto,
-              definition=lambda m: ("as above; w_eff = ω (‖Δ‖/√d)^α; autoguidance weak model = the class with std × "
-                                    f"{config(m)['auto_factor']:g}")),
     ]

@@ -116,7 +116,7 @@ def distortion(m: dict) -> str:
 def _strength(e: dict) -> str:
     s = e["strength_at_target"]
     prefix = {"window": "w_early ", "linear": "ω = ", "power_law": "ω = ", "autoguidance": "w = "}.get(e["family"], "")
-    return prefix + num(s)
+    return prefix + pm(s, e.get("strength_at_target_ci"))
 
 
 def _family_label(e: dict) -> str:
@@ -126,46 +126,59 @@ def _family_label(e: dict) -> str:
 
 
 def schedules(m: dict) -> str:
-    """Each schedule variant at the target class accuracy: its strength there and the distortions; a
-    variant that never reaches the target says so with its largest accuracy."""
+    """Each schedule variant at the target class accuracy: its strength there and the distortions (means
+    over the mixture draws, each draw tuned to the target); a variant that never reaches the target says
+    so with its largest accuracy. Runs with draws (entries carrying '<metric>_ci') add the 95 %
+    t-interval half-widths of overshoot and ρ_∥, the paired differences to constant CFG on the same
+    draws (m['vs_constant']) and how many draws reach the target."""
     acc = m["target_accuracy"]
+    draws = any("var_par_ci" in e for e in m["at_target"])
     header = ["family", f"strength at accuracy {g(acc)}", "overshoot δμ_∥", "ρ_∥", "ρ_⊥", "PR ratio"]
+    if draws:
+        header += ["± 95 % (overshoot / ρ_∥)", "vs constant, paired: Δ overshoot", "Δρ_∥", "draws at target"]
+    vs = m.get("vs_constant", {})
     rows = []
     for e in m["at_target"]:
+        extra = []
+        if draws:
+            d = vs.get(e["variant"])
+            extra = [f"{num(e['overshoot_ci'])} / {num(e['var_par_ci'])}",
+                     DASH if d is None else pm(d["overshoot_minus_constant"], d["overshoot_minus_constant_ci"]),
+                     DASH if d is None else pm(d["var_par_minus_constant"], d["var_par_minus_constant_ci"]),
+                     f"{e['reached']} of {e['draws']}"]
         if e["strength_at_target"] is None:
             rows.append([_family_label(e), f"not reached (max accuracy {num(e['accuracy_range'][1])})",
-                         *[DASH] * 4])
+                         *[DASH] * 4, *([DASH] * 3 + extra[3:] if draws else [])])
             continue
         rows.append([_family_label(e), _strength(e), num(e["overshoot"]), num(e["var_par"]), num(e["var_perp"], 3),
-                     num(e["pr_ratio"], 3)])
+                     num(e["pr_ratio"], 3), *extra])
     return _table(header, rows)
 
 
 def learned(m: dict) -> str:
-    """Exact against learned scores (mean of the training seeds, ± half their range) for each variant
-    at the target accuracy."""
+    """Exact against learned scores and their paired difference (learned − exact, same seed and sampler
+    random numbers) for each variant at the target accuracy: means over the training seeds ± the
+    Student-t 95 % half-width."""
     acc = m["target_accuracy"]
     rows_by = {}
     for e in m["at_target"]:
-        if e["score"] in ("exact", "learned"):
-            rows_by.setdefault(e["variant"], {})[e["score"]] = e
+        rows_by.setdefault(e["variant"], {})[e["score"]] = e
     header = [f"variant at accuracy {g(acc)}", "score", "strength (w, or w_early)", "overshoot", "ρ_∥", "ρ_⊥",
               "log p gap / dim", "nearest-class radius", "off-support"]
     rows = []
     for variant, by in rows_by.items():
-        for i, score in enumerate(s for s in ("exact", "learned") if s in by):
+        for i, score in enumerate(s for s in ("exact", "learned", "learned − exact") if s in by):
             e = by[score]
 
-            def h(k, e=e):
-                return e.get(k + "_halfrange")
+            def c(k, nd=2, e=e):
+                return pm(e[k], e.get(k + "_ci"), nd)
 
             if e["strength_at_target"] is None:
-                cells = ["not reached", *[DASH] * 6]
+                cells = [f"not reached ({e['n_strength_at_target']}/{e['n_seeds']} seeds)", *[DASH] * 6]
             else:
-                cells = [num(e["strength_at_target"]), pm(e["overshoot"], h("overshoot")),
-                         pm(e["var_par"], h("var_par")), num(e["var_perp"]), num(e["log_p_gap"], 3),
-                         num(e["nearest_radius"]), frac(e["off_fraction"])]
-            rows.append([_label(variant) if i == 0 else "", score, *cells])
+                cells = [c("strength_at_target"), c("overshoot"), c("var_par"), c("var_perp"), c("log_p_gap", 3),
+                         c("nearest_radius"), c("off_fraction", 4)]
+            rows.append([_label(variant) if i == 0 else "", _minus(score), *cells])
     return _table(header, rows)
 
 

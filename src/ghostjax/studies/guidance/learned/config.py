@@ -1,6 +1,7 @@
 """Config of the learned-guidance study (`study = "guidance_learned"`).
 
-Top level: the class mixture (dim, n_classes, [classes]), the label dropout p_uncond, the guidance
+Top level: the class mixture (dim, n_classes, [classes]; the mean scale from classes.accuracy_0 at
+classes.accuracy_at = [dim, n_classes] by default), the label dropout p_uncond, the guidance
 scans (constant_ws; window_w_early scanned for each window_w_late at window_t_switch), the target
 accuracy where schedules are compared, the guided sampler ([sampler]), and the network ([model]),
 loss ([loss], losses.Loss), optimiser ([optim], training.Optim) and training budget ([train],
@@ -29,20 +30,22 @@ class Model(Section):
 
 
 class GuidanceTrain(Train):
-    """training.Train with one network per seed in `seeds` (seeds give the spread of the learned
-    rows; `seed` is not used) and the sample count of the score-error table."""
+    """training.Train with one network per seed in `seeds` (seeds give the spread of the rows; `seed`
+    is not used), the sample count of the score-error table and the tolerance of the convergence
+    check (run.is_flat: the loss drift over the last fifth of training, relative to the loss)."""
 
-    seeds: tuple[int, ...] = (0, 1)
+    seeds: tuple[int, ...] = (0, 1, 2)
     score_error_n: int = Field(2048, ge=16)   # exact noised samples for the score-error table
+    flat_tol: float = Field(0.002, gt=0)
 
 
 class Config(Section):
     study: str = "guidance_learned"
     name: RunName = "guidance_learned"
-    seed: int = 0                                     # the mixture and the sampler's randomness
+    seed: int = 0                                     # the mixture (sampler noise: per training seed)
     sampler_seed: int = Field(0, ge=0)                # > 0: other sampler random numbers, same mixture and nets
-    dim: int = Field(16, ge=2)
-    n_classes: int = Field(8, ge=2)
+    dim: int = Field(64, ge=2)
+    n_classes: int = Field(64, ge=2)
     targets: int = Field(2, ge=1)                     # classes 0 … targets−1, sampler.n // targets particles each
     p_uncond: float = Field(0.15, gt=0, lt=1)         # label dropout probability
     target_accuracy: float = Field(0.95, gt=0, lt=1)
@@ -51,7 +54,7 @@ class Config(Section):
     window_w_late: tuple[float, ...] = (-0.5, -1.0)
     window_t_switch: float = Field(0.5, gt=0)         # OU time t = ½ ln(1 + σ²); 0.5 ↔ σ = 1.31
     score_error_sigmas: tuple[float, ...] = (0.05, 0.1, 0.3, 1.0, 3.0, 10.0)   # [] skips the score-error table
-    classes: Classes = Classes(mean_std=0.5)
+    classes: Classes = Classes(accuracy_0=0.95, accuracy_at=(64, 64))
     sampler: Sampler = Sampler()
     model: Model = Model()
     loss: Loss = Loss()
@@ -69,7 +72,7 @@ class Config(Section):
         require(len(self.window_w_late) >= 1 and all(w < 0 for w in self.window_w_late),
                 "window_w_late: the late window must be negative")
         require(len(self.train.seeds) >= 1 and len(set(self.train.seeds)) == len(self.train.seeds),
-                "train.seeds: need at least one seed, all distinct")
+                "train.seeds: need at least one seed (two for an interval), all distinct")
         require(self.train.seed == 0, "train.seed: not used here; one network per seed in train.seeds")
         require(self.loss.target == "dsm", "loss.target: the conditional objective needs 'dsm'")
         require(all(s > 0 for s in self.score_error_sigmas), "score_error_sigmas: must be positive")

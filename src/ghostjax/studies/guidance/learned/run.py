@@ -1,15 +1,18 @@
 """The learned-guidance study driver (package docstring). `run(cfg, *, progress, resume) -> Results`:
 
-1. the mixture: M = n_classes classes N(μ_k, s² I), μ_k ~ N(0, m² I) (guidance_common.Classes);
+1. the mixture: M = n_classes classes N(μ_k, s² I), μ_k ~ N(0, m² I) (guidance_common.Classes; m from
+   classes.accuracy_0 when set: the exact class accuracy at w = 0 is accuracy_0 at [d, M]);
 2. per seed in train.seeds, a ConditionalMLP trained by training.fit with
    objective = conditional.conditional_dsm_loss (label dropout p_uncond), EMA weights kept; its
-   score errors against the exact s(x|c), s(x) and Δ = s(x|c) − s(x) on exact noised samples;
-3. for the exact scores and every learned network, the same guided scans (constant w; negative
-   windows w_early for σ above σ(t_switch), w_late < 0 below) through the same sampler with the
-   same random numbers, each sample set measured with metrics.guidance.distortion_summary and the
-   off-data measures below;
-4. every family's metrics interpolated at the strength where its accuracy reaches target_accuracy
-   (guidance_common.interpolate_at), learned rows as mean ± half-range over the training seeds.
+   score errors against the exact s(x|c), s(x) and Δ = s(x|c) − s(x) on exact noised samples per σ,
+   and the flatness of its loss curve over the last fifth (`flatness`);
+3. per seed, for the exact scores and that seed's network, the same guided scans (constant w;
+   negative windows w_early for σ above σ(t_switch), w_late < 0 below) through the same sampler
+   with the same random numbers (the seed's), each sample set measured with
+   metrics.guidance.distortion_summary and the off-data measures below;
+4. every (score, seed, family)'s metrics interpolated at the strength where its accuracy reaches
+   target_accuracy (guidance_common.interpolate_at); exact, learned and the paired difference
+   learned − exact as mean ± Student-t 95 % half-width over the seeds (common.across_draws).
 
 Off-data measures of samples x [N, D] generated for class c (`off_data`):
   off_fraction   census off-support fraction (metrics.census, tail 1e-3): at no class mean by
@@ -40,8 +43,9 @@ from ....mixtures import GaussianMixture
 from ....nets.conditional import ConditionalMLP, guided
 from ....training import ema_model, fit
 from ...base import Results, no_progress
-from ..common import Sampler, finite, guided_samples, interpolate_at
+from ..common import Sampler, across_draws, draw_key, finite, guided_samples, interpolate_at
 from .config import Config
+from .figures import figures
 
 METRICS = ("accuracy", "overshoot", "shift_in_std", "perp_shift", "var_par", "var_perp", "var_avg", "pr_ratio",
            "off_fraction", "log_p_gap", "nearest_radius")
@@ -140,14 +144,40 @@ def train_net(cfg: Config, data: LabelledMixture, seed: int, progress: bool):
                               "history": hist}
 
 
+def flatness(history: list[dict], fraction: float = 0.2) -> dict:
+    """Is the training loss flat over the last `fraction` of the steps? A least-squares line through
+    the chunk losses (history rows {'step', 'loss'}) whose step lies in the last fraction: 'rel_drift'
+    = slope · (steps spanned) / mean loss, 'rel_drift_se' its standard error (None with < 3 chunks),
+    'chunks' their number."""
+    steps = np.array([h["step"] for h in history], np.float64)
+    loss = np.array([h["loss"] for h in history], np.float64)
+    sel = steps > steps[-1] * (1 - fraction)
+    x, y = steps[sel], loss[sel]
+    if len(x) < 2:
+        return {"rel_drift": None, "rel_drift_se": None, "chunks": int(len(x))}
+    span, mean = float(x[-1] - x[0]), float(np.mean(y))
+    slope, icpt = np.polyfit(x, y, 1)
+    se = None
+    if len(x) >= 3:
+        resid = y - (slope * x + icpt)
+        se = float(np.sqrt(np.sum(resid ** 2) / (len(x) - 2) / np.sum((x - x.mean()) ** 2)) * span / mean)
+    return {"rel_drift": float(slope * span / mean), "rel_drift_se": se, "chunks": int(len(x))}
+
+
+def is_flat(f: dict, tol: float) -> bool:
+    """Flat: the drift over the last fifth is below `tol` of the loss, or within 2 standard errors of 0."""
+    d, se = f["rel_drift"], f["rel_drift_se"]
+    return d is not None and (abs(d) <= tol or (se is not None and abs(d) <= 2 * se))
+
+
 def at_target(cfg: Config, scan: list[dict]) -> list[dict]:
-    """Per (score, variant): the strength where accuracy reaches the target, metrics interpolated there."""
+    """Per (score, seed, variant): the strength where accuracy reaches the target, metrics interpolated there."""
     out = []
-    for key in dict.fromkeys((r["score"], r["variant"]) for r in scan):
-        rs = [r for r in scan if (r["score"], r["variant"]) == key]
+    for key in dict.fromkeys((r["score"], r["seed"], r["variant"]) for r in scan):
+        rs = [r for r in scan if (r["score"], r["seed"], r["variant"]) == key]
         strengths, acc = [r["strength"] for r in rs], [r["accuracy"] for r in rs]
         s_t = interpolate_at(cfg.target_accuracy, acc, strengths)
-        e = {"score": rs[0]["score"], "seed": rs[0]["seed"], "family": rs[0]["family"], "variant": key[1],
+        e = {"score": key[0], "seed": key[1], "family": rs[0]["family"], "variant": key[2],
              "strength_at_target": s_t, "accuracy_min": float(np.nanmin(acc)), "accuracy_max": float(np.nanmax(acc))}
         for m in METRICS:
             e[m] = None if s_t is None else finite(interpolate_at(s_t, strengths, [r[m] for r in rs]))
@@ -156,164 +186,143 @@ def at_target(cfg: Config, scan: list[dict]) -> list[dict]:
 
 
 def combine_seeds(entries: list[dict]) -> list[dict]:
-    """Learned rows of every variant: mean and half-range over seeds of each metric (None if any seed misses)."""
+    """Per variant: exact, learned and the paired difference learned − exact (same seed, hence the
+    same sampler random numbers) over the seeds: each metric's mean with '<m>_ci' the Student-t 95 %
+    half-width (common.across_draws), '<m>_seeds' the per-seed values, 'n_<m>' the finite count."""
     out = []
     for v in dict.fromkeys(e["variant"] for e in entries):
-        es = [e for e in entries if e["variant"] == v]
-        row = {"score": "learned", "seed": "mean", "family": es[0]["family"], "variant": v, "n_seeds": len(es)}
-        for m in ("strength_at_target",) + METRICS:
-            vals = [e[m] for e in es]
-            if any(x is None for x in vals):
-                row[m], row[m + "_halfrange"] = None, None
-            else:
-                row[m], row[m + "_halfrange"] = float(np.mean(vals)), float(np.max(vals) - np.min(vals)) / 2
-        out.append(row)
+        by = {s: {e["seed"]: e for e in entries if e["variant"] == v and e["score"] == s} for s in ("exact", "learned")}
+        seeds = [s for s in by["exact"] if s in by["learned"]]
+        fam = by["exact"][seeds[0]]["family"]
+        for score in ("exact", "learned", "learned − exact"):
+            row = {"score": score, "family": fam, "variant": v, "n_seeds": len(seeds)}
+            for m in ("strength_at_target",) + METRICS:
+                if score == "learned − exact":
+                    vals = [None if by["learned"][s][m] is None or by["exact"][s][m] is None
+                            else by["learned"][s][m] - by["exact"][s][m] for s in seeds]
+                else:
+                    vals = [by[score][s][m] for s in seeds]
+                a = across_draws(vals)
+                row[m], row[m + "_ci"], row[m + "_seeds"], row["n_" + m] = a["mean"], a["ci"], a["draws"], a["n"]
+            out.append(row)
     return out
 
 
 def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
     """Run the study (the study interface, studies/base.py); writes nothing itself.
 
-    The networks train in memory: the study is short and reruns rather than resumes, so `resume` (a
-    runio.Workspace) is accepted and not used. Results: metrics (module docstring; `at_target` the
-    matched-accuracy rows, exact and learned side by side); curves {"scan", "score_errors",
-    "training", "summary"}; figures {"frontier", "score_errors" (when score_error_sigmas)}; summary:
-    the timings, the learned Δ errors per seed and the matched-accuracy table."""
+    The networks train in memory (the study reruns: `resume`, a runio.Workspace, is accepted and not
+    used). Training seed s also fixes the sampler random numbers of its scans (common.draw_key(key,
+    0, s, stream = 1 + sampler_seed)), shared by the exact and the learned scores: the seeds are paired
+    draws. Results: metrics (module docstring; `at_target` exact, learned and learned − exact per
+    variant, mean ± t-interval over seeds; `at_target_seeds` per seed); curves {"scan",
+    "score_errors", "training", "summary", "loss"}; figures {"frontier", "score_errors"}."""
     del resume
     log: list[str] = []
     key = jax.random.PRNGKey(cfg.seed)
-    gm = cfg.classes.mixture(cfg.dim, key=jax.random.fold_in(key, 0), n_classes=cfg.n_classes)
+    classes = cfg.classes.resolved()
+    gm = classes.mixture(cfg.dim, key=jax.random.fold_in(key, 0), n_classes=cfg.n_classes)
     data = LabelledMixture(gm, cfg.p_uncond)
     fams = families(cfg)
-    scan_key = key if cfg.sampler_seed == 0 else jax.random.fold_in(key, 10**6 + cfg.sampler_seed)
 
-    def scan_score(score_name, seed, build_guided):
+    def scan_score(score_name, seed, build_guided, skey):
         rows = []
         j = 0
         for family, strengths, sched in fams:
             for k in strengths:
                 r = measure(lambda c, k=k, sched=sched: build_guided(c, sched(k)), gm, cfg.targets, cfg.sampler,
-                            key=jax.random.fold_in(scan_key, 1000 + j))  # the same random numbers for every score
+                            key=jax.random.fold_in(skey, 1000 + j))  # the same random numbers for both scores
                 rows.append({"score": score_name, "seed": seed, "family": family.kind, "variant": family.label(),
                              **{f"p_{n}": v for n, v in family.params().items()}, "strength": k, **r})
                 j += 1
         return rows
 
-    t0 = time.perf_counter()
-    scan = scan_score("exact", "", lambda c, s: exact_cfg(gm, c, s))
-    log.append(f"exact scans: {time.perf_counter() - t0:.1f} s")
-    trained, errors = [], []
+    scan, trained, errors, loss_rows = [], [], [], []
     for seed in cfg.train.seeds:
+        skey = draw_key(key, 0, seed, stream=1 + cfg.sampler_seed)
+        t0 = time.perf_counter()
+        scan += scan_score("exact", seed, lambda c, s: exact_cfg(gm, c, s), skey)
+        exact_s = time.perf_counter() - t0
         net, tlog = train_net(cfg, data, seed, progress is not no_progress)
         errs = score_errors(net, gm, cfg.score_error_sigmas, cfg.train.score_error_n, key=jax.random.fold_in(key, 2))
         errors += [{"seed": seed, **e} for e in errs]
+        loss_rows += [{"seed": seed, "step": h["step"], "loss": h["loss"]} for h in tlog["history"]]
         t0 = time.perf_counter()
-        scan += scan_score(f"learned_s{seed}", seed, lambda c, s, net=net: guided(net, c, s))
+        scan += scan_score("learned", seed, lambda c, s, net=net: guided(net, c, s), skey)
+        flat = flatness(tlog["history"])
         trained.append({"seed": seed, "train_s": tlog["train_s"], "final_loss": tlog["final_loss"],
-                        "sample_s": round(time.perf_counter() - t0, 2)})
-        log.append(f"seed {seed}: trained in {tlog['train_s']:.1f} s (final loss {tlog['final_loss']:.4f}), "
-            f"scanned in {trained[-1]['sample_s']:.1f} s; rel. error of Δ = s(x|c) − s(x): "
-            + ", ".join(f"σ={e['sigma']:g}: {e['rel_err_delta']:.2f}" for e in errs))
-    matched = at_target(cfg, scan)
-    learned = combine_seeds([e for e in matched if e["score"] != "exact"])
-    summary = [e for e in matched if e["score"] == "exact"] + learned + [e for e in matched if e["score"] != "exact"]
-    answer = _answer(matched, learned)
+                        "exact_scan_s": round(exact_s, 2), "sample_s": round(time.perf_counter() - t0, 2),
+                        "last_fifth": flat, "flat": is_flat(flat, cfg.train.flat_tol)})
+        log.append(f"seed {seed}: exact scans {exact_s:.1f} s; trained in {tlog['train_s']:.1f} s (final loss "
+                   f"{tlog['final_loss']:.4f}, drift over the last fifth {flat['rel_drift']}), learned scans "
+                   f"{trained[-1]['sample_s']:.1f} s; rel. error of Δ = s(x|c) − s(x): "
+                   + ", ".join(f"σ={e['sigma']:g}: {e['rel_err_delta']:.2f}" for e in errs))
+    per_seed = at_target(cfg, scan)
+    summary = combine_seeds(per_seed)
+    w0 = [r for r in scan if r["family"] == CONSTANT and r["strength"] == 0.0]
     metrics = {
-        "dim": cfg.dim, "n_classes": cfg.n_classes, "p_uncond": cfg.p_uncond,
+        "dim": cfg.dim, "n_classes": cfg.n_classes, "p_uncond": cfg.p_uncond, "mean_std": classes.mean_std,
         "target_accuracy": cfg.target_accuracy, "t_switch_sigma": float(sigma_of_t(cfg.window_t_switch)),
-        "training": trained, "score_errors": errors, "at_target": summary, "answer": answer,
-        "unguided": {r["score"]: {m: r[m] for m in METRICS} for r in scan
-                     if r["family"] == CONSTANT and r["strength"] == 0.0},
+        "training": trained, "all_flat": all(t["flat"] for t in trained),
+        "score_errors": errors, "score_errors_mean": _errors_mean(errors),
+        "at_target": summary, "at_target_seeds": per_seed, "answer": _answer(summary),
+        "unguided": {s: {m: across_draws([r[m] for r in w0 if r["score"] == s]) for m in METRICS}
+                     for s in ("exact", "learned")},
         "definitions": {
             "at_target": "metrics interpolated linearly in the family's strength at the strength where the scanned "
-                         "class accuracy (exact posterior at σ = 0) first reaches target_accuracy",
-            "learned": "mean over training seeds; *_halfrange = (max − min)/2 over seeds",
+                         "class accuracy (exact posterior at σ = 0) first reaches target_accuracy, per seed; then mean "
+                         "± Student-t 95 % half-width (*_ci) over the training seeds",
+            "seeds": "seed s: network init and batches, and the sampler random numbers of both the exact and the "
+                     "learned scans (paired); the mixture is one draw (seed)",
+            "learned − exact": "per-seed paired difference, then mean ± t-interval",
+            "unguided": "the constant-CFG scan at w = 0 (when scanned) over the seeds",
+            "last_fifth": "least-squares line through the chunk losses of the last fifth of training: rel_drift = "
+                          "slope·span/mean loss, rel_drift_se its standard error; flat: |rel_drift| ≤ train.flat_tol "
+                          "or ≤ 2 se",
             "*_spread (scan.csv)": "(max − min)/2 over the target classes",
             "off_fraction, log_p_gap, nearest_radius": "see studies/guidance/learned/run.py"},
     }
     return Results(metrics=metrics, curves={"scan": scan, "score_errors": errors, "training": trained,
-                                            "summary": summary},
-                   figures=_figures(cfg, scan, errors), summary="\n".join(log + [format_table(summary)]))
+                                            "summary": summary, "loss": loss_rows},
+                   figures=figures(cfg, scan, errors), summary="\n".join(log + [format_table(summary)]))
 
 
-def _answer(matched: list[dict], learned: list[dict]) -> dict:
-    """For exact and learned: does each window restore ρ_∥ towards 1 compared with constant CFG at the
-    same accuracy, and how do the mean shift and the off-data measures move?"""
+def _errors_mean(errors: list[dict]) -> list[dict]:
+    """Per σ: each relative error's mean ± t-interval over the seeds."""
+    out = []
+    for s in dict.fromkeys(e["sigma"] for e in errors):
+        es = [e for e in errors if e["sigma"] == s]
+        row = {"sigma": s}
+        for k in ("rel_err_cond", "rel_err_uncond", "rel_err_delta"):
+            a = across_draws([e[k] for e in es])
+            row[k], row[k + "_ci"] = a["mean"], a["ci"]
+        out.append(row)
+    return out
+
+
+def _answer(summary: list[dict]) -> dict:
+    """For exact and learned: does each window bring ρ_∥ nearer 1 than constant CFG at the same accuracy
+    (seed means), and the [constant, window] pairs of ρ_∥, overshoot, off fraction and log p gap."""
     out = {}
-    groups = {"exact": [e for e in matched if e["score"] == "exact"], "learned (seed mean)": learned}
-    for gname, es in groups.items():
+    for score in ("exact", "learned"):
+        es = [e for e in summary if e["score"] == score]
         const = next((e for e in es if e["family"] == CONSTANT), None)
         for e in es:
             if e["family"] != WINDOW or const is None or e["var_par"] is None or const["var_par"] is None:
                 continue
-            out[f"{gname}: {e['variant']}"] = {
+            out[f"{score}: {e['variant']}"] = {
                 "restores_var_par_towards_1": abs(e["var_par"] - 1) < abs(const["var_par"] - 1),
-                "var_par": [const["var_par"], e["var_par"]],
-                "overshoot": [const["overshoot"], e["overshoot"]],
-                "off_fraction": [const["off_fraction"], e["off_fraction"]],
-                "log_p_gap": [const["log_p_gap"], e["log_p_gap"]],
-                "note": "pairs are [constant CFG, window] at the target accuracy"}
+                **{m: [const[m], e[m]] for m in ("var_par", "overshoot", "off_fraction", "log_p_gap")},
+                "note": "pairs are [constant CFG, window] at the target accuracy, means over seeds"}
     return out
 
 
 def format_table(summary: list[dict]) -> str:
     cols = ("strength_at_target", "var_par", "var_perp", "overshoot", "pr_ratio", "off_fraction", "log_p_gap",
             "nearest_radius")
-    head = f"{'score':<10} {'seed':<5} {'variant':<44}" + "".join(f"{c[:10]:>11}" for c in cols)
+    head = f"{'score':<16} {'variant':<44}" + "".join(f"{c[:10]:>11}" for c in cols)
     lines = [head]
     for r in summary:
         vals = "".join(f"{r[c]:>11.3f}" if isinstance(r.get(c), float) else f"{'–':>11}" for c in cols)
-        lines.append(f"{r['score']:<10} {str(r['seed']):<5} {r['variant'][:44]:<44}{vals}")
+        lines.append(f"{r['score']:<16} {r['variant'][:44]:<44}{vals}")
     return "\n".join(lines)
-
-
-def _figures(cfg: Config, scan: list[dict], errors: list[dict]) -> dict:
-    """{"frontier", "score_errors"} as matplotlib.figure.Figure objects (no pyplot state)."""
-    from matplotlib.figure import Figure
-
-    figs = {}
-    panels = (("var_par", "ρ_∥ (variance along u / true)"), ("overshoot", "overshoot δμ_∥"),
-              ("off_fraction", "census off-support fraction"), ("log_p_gap", "Δ log p_0 per dim vs class samples"))
-    fig = Figure(figsize=(19, 4.4))
-    axes = fig.subplots(1, len(panels))
-    variants = list(dict.fromkeys(r["variant"] for r in scan))
-    colours = {v: f"C{i}" for i, v in enumerate(variants)}
-    for ax, (m, yl) in zip(axes, panels):
-        for score in dict.fromkeys(r["score"] for r in scan):
-            for v in variants:
-                rs = [r for r in scan if r["score"] == score and r["variant"] == v]
-                ax.plot([r["accuracy"] for r in rs], [r[m] for r in rs], "o-" if score == "exact" else "x--",
-                        color=colours[v], ms=3, lw=1.4 if score == "exact" else 0.9, alpha=1 if score == "exact" else 0.7,
-                        label=f"{score}: {v}" if ax is axes[0] else None)
-        ax.axvline(cfg.target_accuracy, color="k", ls=":", lw=1)
-        if m == "var_par":
-            ax.axhline(1.0, color="0.5", lw=0.8)
-        ax.set_xlabel("class accuracy (exact posterior at σ = 0)")
-        ax.set_ylabel(yl)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=5.5)
-    fig.suptitle(f"Exact (solid) vs learned (dashed) scores, d = {cfg.dim}, M = {cfg.n_classes}, "
-                 f"p_uncond = {cfg.p_uncond:g} (dotted: target accuracy)", fontsize=10)
-    fig.tight_layout()
-    figs["frontier"] = fig
-
-    if not errors:  # score_error_sigmas = []: no score-error table
-        return figs
-    fig = Figure(figsize=(6.4, 4.2))
-    ax = fig.subplots()
-    for seed in dict.fromkeys(e["seed"] for e in errors):
-        es = [e for e in errors if e["seed"] == seed]
-        s = [e["sigma"] for e in es]
-        ax.plot(s, [e["rel_err_delta"] for e in es], "o-", label=f"Δ = s(x|c) − s(x), seed {seed}")
-        ax.plot(s, [e["rel_err_cond"] for e in es], "s--", ms=3, label=f"s(x|c), seed {seed}")
-    ax.axvline(float(sigma_of_t(cfg.window_t_switch)), color="k", ls=":", lw=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("σ")
-    ax.set_ylabel("relative rms error vs exact")
-    ax.set_title("Learned score errors (dotted: the window's switch σ)", fontsize=9)
-    ax.legend(fontsize=6)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    figs["score_errors"] = fig
-    return figs
