@@ -5,6 +5,7 @@ Cases (both CPU, float32):
           preconditioning; batch 4096; two opposite corners in D = 8.
   aithal  AithalMLP width 128, 3 residual blocks, 128-d sinusoidal embedding, ε-preconditioning;
           batch 4096; Aithal et al.'s 2-D Gaussian25 grid.
+  aithal_b10000  the same at the paper's batch 10,000 (`--cases aithal_b10000` runs it alone).
 One step = draw a batch (mixture sample, log-normal σ, noise), EDM-weighted DSM loss, backward,
 global-norm clip 1.0, Adam with warmup + cosine, EMA update. ghostjax runs `steps_per_call` steps
 per jitted call (lax.scan); PyTorch runs eager (torch.compile is not used: it needs a C++
@@ -22,7 +23,7 @@ one after the other, so background load affects them alike; ratios are medians o
 ratios. The CPU's vector extensions (AVX2 / AVX-512, from /proc/cpuinfo) are recorded with the
 numbers: the floor ratio differs between the two families.
 
-    python benchmarks/bench_train.py [--rounds 5] [--steps 20] [--threads N]
+    python benchmarks/bench_train.py [--rounds 5] [--steps 20] [--threads N] [--cases joint,aithal]
 Needs the optional `bench` extra (torch); writes benchmarks/results/bench_train.json and .md.
 """
 
@@ -55,6 +56,8 @@ TARGET_FLOOR_RATIO = 1.25
 CASES = {
     "joint": dict(kind="joint", dim=8, width=256, depth=3, embed_dim=16, precond="edm", batch=4096),
     "aithal": dict(kind="aithal", dim=2, width=128, depth=3, embed_dim=128, precond="eps", batch=4096),
+    # the paper's batch (Aithal et al. train Gaussian25 at batch 10,000: issue 19's converged-network recipe)
+    "aithal_b10000": dict(kind="aithal", dim=2, width=128, depth=3, embed_dim=128, precond="eps", batch=10000),
 }
 
 
@@ -278,14 +281,19 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=20, help="steps per measurement (and per jitted call)")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_train.json"))
+    p.add_argument("--cases", default=",".join(CASES), help="comma-separated cases (default: all)")
     args = p.parse_args(argv)
+    unknown = set(args.cases.split(",")) - set(CASES)
+    if unknown:
+        p.error(f"--cases: unknown {', '.join(sorted(unknown))} (choose from {', '.join(CASES)})")
     import torch
 
     load0 = os.getloadavg()[0]
     torch.manual_seed(0)
     thread_settings = sorted({args.threads, 1}, reverse=True)
     results, loads = [], []
-    for name, case in CASES.items():
+    for name in args.cases.split(","):
+        case = CASES[name]
         step = torch_setup(case)
         jrun = jax_setup(case, args.steps)
         jr, tr, gemm, jgemm = [], {n: [] for n in thread_settings}, [], []
