@@ -235,6 +235,17 @@ def interpolate_at(target: float, xs, ys) -> float | None:
     return None
 
 
+def frontier_axis(ax, target: float, xlabel: str, ylabel: str, *, unit_line: bool) -> None:
+    """Finish one panel of an accuracy–distortion frontier: the target accuracy dotted, the unguided
+    variance ratio 1 as a grey line (`unit_line`), labels and grid."""
+    ax.axvline(target, color="k", ls=":", lw=1)
+    if unit_line:
+        ax.axhline(1.0, color="0.5", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+
+
 def heatmap(ax, xs, ys, z, *, xlabel: str, ylabel: str, title: str, fmt: str = "{:.2f}", cmap: str = "viridis"):
     """Annotated heat map of z [len(ys), len(xs)] on axes `ax` (categorical axes)."""
     z = np.asarray(z, np.float64)

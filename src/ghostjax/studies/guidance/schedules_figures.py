@@ -7,7 +7,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .common import heatmap
+from .common import frontier_axis, heatmap
 from .meanfield import schedule_on_grid
 
 NEGATIVE = ("window", "linear")
@@ -22,12 +22,7 @@ def _frontier(cfg, scan):
             rs = [r for r in scan if r["variant"] == lab and r["accuracy"] is not None and r[n] is not None]
             neg = rs and rs[0]["family"] in NEGATIVE
             ax.plot([r["accuracy"] for r in rs], [r[n] for r in rs], "s--" if neg else "o-", ms=3, lw=1.1, label=lab)
-        ax.axvline(cfg.target_accuracy, color="k", ls=":", lw=1)
-        if n != "overshoot":
-            ax.axhline(1.0, color="0.5", lw=0.8)
-        ax.set_xlabel("class accuracy (mean over draws)")
-        ax.set_ylabel(yl)
-        ax.grid(alpha=0.3)
+        frontier_axis(ax, cfg.target_accuracy, "class accuracy (mean over draws)", yl, unit_line=n != "overshoot")
     axes[0].legend(fontsize=5.5)
     fig.suptitle(f"Accuracy–distortion frontier, d = {cfg.dim}, M = e^({cfg.beta:g} d), {cfg.draws} mixture draws "
                  "(dotted: target accuracy; dashed: negative schedules)", fontsize=10)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....guidance import sigma_of_t
+from ..common import frontier_axis
 
 PANELS = (("var_par", "ρ_∥ (variance along u / true)"), ("overshoot", "overshoot δμ_∥"),
           ("off_fraction", "census off-support fraction"), ("log_p_gap", "Δ log p_0 per dim vs class samples"))
@@ -37,12 +38,7 @@ def figures(cfg, scan: list[dict], errors: list[dict]) -> dict:
                 acc, val = _seed_mean(rs, m)
                 ax.plot(acc, val, "o-" if score == "exact" else "x--", color=colours[v], ms=3,
                         lw=1.4 if score == "exact" else 0.9, label=f"{score}: {v}" if ax is axes[0] else None)
-        ax.axvline(cfg.target_accuracy, color="k", ls=":", lw=1)
-        if m == "var_par":
-            ax.axhline(1.0, color="0.5", lw=0.8)
-        ax.set_xlabel("class accuracy (exact posterior at σ = 0)")
-        ax.set_ylabel(yl)
-        ax.grid(alpha=0.3)
+        frontier_axis(ax, cfg.target_accuracy, "class accuracy (exact posterior at σ = 0)", yl, unit_line=m == "var_par")
     axes[0].legend(fontsize=5.5)
     fig.suptitle(f"Exact (solid) vs learned (dashed) scores, means over {len(cfg.train.seeds)} seeds; d = {cfg.dim}, "
                  f"M = {cfg.n_classes}, p_uncond = {cfg.p_uncond:g} (dotted: target accuracy)", fontsize=10)
