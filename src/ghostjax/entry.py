@@ -15,7 +15,7 @@ from .config import ConfigError, RunFailed, apply_overrides, build, read_toml, t
 from .runio import RunDir, Workspace, run_meta, same_config, same_keys
 from .studies import Results, finite_metrics, no_progress
 from .studies.base import leaves
-from .studies.registry import Study, get
+from .studies.registry import STUDIES, Study, get
 
 
 def load(path: str, overrides: list[str], *, entry: str, default_study: str | None = None):
@@ -50,6 +50,32 @@ def command_line(tool: str, config: str, overrides: list[str], out: str | None) 
     return " ".join(parts + [shlex.quote(o) for o in overrides])
 
 
+def add_resume_args(parser, *, unit: str, stop_help: str) -> None:
+    """--resume and --stop-after, shared by train and analyze (checked by `resume_config` and
+    `check_resume`). `unit`: the metavar of --stop-after (STEP for training, CELLS for cells)."""
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    parser.add_argument("--stop-after", type=int, default=None, metavar=unit, help=stop_help)
+
+
+def resume_config(args) -> str | None:
+    """The config path of a run: --config, else (with --resume) the config.toml of --out, else None.
+    ConfigError when --stop-after is below 1."""
+    if args.stop_after is not None and args.stop_after < 1:
+        raise ConfigError(f"--stop-after: must be >= 1, got {args.stop_after}")
+    if args.config is None and args.resume and args.out and (Path(args.out) / "config.toml").is_file():
+        return str(Path(args.out) / "config.toml")
+    return args.config
+
+
+def check_resume(study: Study, *, resume: bool, stop_after: int | None) -> None:
+    """ConfigError unless `study` resumes when --resume or --stop-after is given (registry `resumable`)."""
+    if study.resumable or not (resume or stop_after is not None):
+        return
+    names = [s.name for s in STUDIES.values() if s.resumable and s.entry == study.entry]
+    only = f"only {', '.join(names)} resume" if names else "none resumes"
+    raise ConfigError(f"--resume: the {study.name} study reruns, {only} (drop --resume/--stop-after)")
+
+
 def claim(study: Study, cfg, out: str | None, *, resume: bool) -> RunDir:
     """The run directory (default runs/<name or study>), checked before anything runs. A run that
     resumes must find the same config there; other studies are redone in place when the folder holds
@@ -72,28 +98,33 @@ def write(run: RunDir, res: Results, meta: dict) -> None:
 
 def execute(study: Study, cfg, run: RunDir, *, command: str, progress: bool = True, resume: bool = False,
             stop_after: int | None = None) -> Results:
-    """Run `study` on `cfg` and write its Results into `run`. A study that trains gets a Workspace in
-    the run directory (created first, so that an interrupted run can resume); a run that fails leaves
-    nothing that blocks the corrected rerun (RunDir.abandon). Results whose every number is non-finite,
-    or whose headline numbers are, raise RunFailed (exit 1) before anything is written."""
+    """Run `study` on `cfg` and write its Results into `run`. A study that trains or resumes gets a
+    Workspace in the run directory (created first, so that an interrupted run can resume; `stop_after`:
+    the training step, or for a study that does not train the number of finished cells, at which the
+    run stops as an interruption would); a run that fails leaves nothing that blocks the corrected rerun
+    (RunDir.abandon). Results whose every number is non-finite, or whose headline numbers are, raise
+    RunFailed (exit 1) before anything is written. meta.elapsed_s: this invocation's wall time."""
     meta = run_meta(command, study=study.name, config=to_dict(cfg))
     t0 = time.perf_counter()
     workspace = None
-    if study.trains:
+    if study.trains or study.resumable:
         run.create()
         workspace = Workspace(run.path, resume=resume, stop_after=stop_after, meta=meta)
     try:
         res = study.run(cfg, progress=progress_bar(progress), resume=workspace)
         if res.stopped_at is None:
             check_results(res)
-    except BaseException:
+    except BaseException as e:
         run.abandon()
+        if isinstance(e, KeyboardInterrupt) and not str(e) and study.resumable and not study.trains:
+            raise KeyboardInterrupt("interrupted; the finished cells are kept, resume with --resume") from None
         raise
     if res.stopped_at is not None:
-        print(f"stopped at step {res.stopped_at}; resume with --resume", file=sys.stderr)
+        where = f"at step {res.stopped_at}" if study.trains else f"after {res.stopped_at} finished cells"
+        print(f"stopped {where}; resume with --resume", file=sys.stderr)
         return res
     meta["elapsed_s"] = round(time.perf_counter() - t0, 2)
-    if not study.trains:
+    if workspace is None:
         run.create()
     write(run, res, meta)
     return res

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, cli_guard, entry_parser
-from .entry import claim, command_line, execute, load as load_study
+from .entry import add_resume_args, check_resume, claim, command_line, execute, load as load_study, resume_config
 from .studies.registry import STUDIES
 
 DEFAULT_CONFIG = "configs/quickstart.toml"
@@ -31,9 +31,8 @@ def parse_args(argv=None):
     p = entry_parser("python -m ghostjax.train", __doc__, example='train.steps=500 model.kinds=["joint"]',
                      config_help=f"config TOML (default {DEFAULT_CONFIG}; study one of {', '.join(TRAINED)})",
                      out_help="run directory (default runs/<name>)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument("--stop-after", type=int, default=None, metavar="STEP",
-                   help="stop every training at this step with a checkpoint, as an interruption would (testing)")
+    add_resume_args(p, unit="STEP",
+                    stop_help="stop every training at this step with a checkpoint, as an interruption would (testing)")
     return p.parse_args(argv)
 
 
@@ -56,17 +55,9 @@ def load(path: str, overrides: list[str]):
 
 def prepare(args):
     """Validated (Study, config, config path, claimed RunDir). Creates nothing; ConfigError on bad input."""
-    path = args.config
-    if path is None and args.resume and args.out and (Path(args.out) / "config.toml").is_file():
-        path = str(Path(args.out) / "config.toml")
-    if path is None:
-        path = str(default_config_path())
-    if args.stop_after is not None and args.stop_after < 1:
-        raise ConfigError(f"--stop-after: must be >= 1, got {args.stop_after}")
+    path = resume_config(args) or str(default_config_path())
     study, cfg = load_study(path, args.overrides, entry="train", default_study="learned")
-    if not study.resumable and (args.resume or args.stop_after is not None):
-        resumable = ", ".join(s.name for s in STUDIES.values() if s.resumable)
-        raise ConfigError(f"--resume: the {study.name} study reruns, only {resumable} resume (drop --resume/--stop-after)")
+    check_resume(study, resume=args.resume, stop_after=args.stop_after)
     return study, cfg, path, claim(study, cfg, args.out, resume=args.resume)
 
 

@@ -60,7 +60,7 @@ STUDIES: dict[str, Study] = {s.name: s for s in (  # in the order of docs/REPROD
     Study("two_gaps", f"{_P}.ghosts.two_gaps", "ghosts"),
     Study("coupling", f"{_P}.ghosts.coupling", "ghosts"),
     Study("learned", f"{_P}.ghosts.learned", "ghosts", trains=True, resumable=True, sweep="learned"),
-    Study("guidance_distortion", f"{_P}.guidance.distortion", "guidance", sweep="guidance"),
+    Study("guidance_distortion", f"{_P}.guidance.distortion", "guidance", resumable=True, sweep="guidance"),
     Study("guidance_schedules", f"{_P}.guidance.schedules", "guidance"),
     Study("edm2_tree", f"{_P}.guidance.edm2_tree", "guidance"),
     Study("guidance_learned", f"{_P}.guidance.learned", "guidance", trains=True),

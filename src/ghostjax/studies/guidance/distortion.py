@@ -10,7 +10,8 @@ Every setting (law, d) or (β, d) is run on `draws` independent mixture draws (c
 95 % interval (common.across_draws) and the per-draw values. CFG s(x|c) + w (s(x|c) − s(x)) towards
 classes 0 … targets−1; the [sampler] from N(0, σ_max² I); metrics of metrics.guidance against the
 true class. w = 0 is the exact conditional sampler, so its row is the sampler's discretisation floor.
-Figures: distortion_figures.py.
+Figures: distortion_figures.py. Resumable cell by cell (`python -m ghostjax.analyze ... --resume`):
+each (setting, draw, w) guided run is a cell of the run directory's runio.Workspace (see `run`).
 """
 
 from __future__ import annotations
@@ -95,14 +96,73 @@ class Config(Section):
         return [max(2, int(round(np.exp(b * self.phase_dim)))) for b in self.phase_betas()]
 
 
-def _runs(cfg: Config, classes: Classes, d: int, m: int, ws, smp: Sampler, *, key, setting: int, observe: bool):
-    """Every w of `ws` on `cfg.draws` mixture draws of (d, M = m): {w: [per-draw guided_runs dicts]}."""
-    out = {w: [] for w in ws}
+_Stopped = type("_Stopped", (Exception,), {})  # raised once resume.stop_after cells are finished (args: how many)
+
+
+class _Cells:
+    """The cells (one guided_runs call each) through a runio.Workspace `ws` (None: nothing written): a
+    finished cell is read back, a new one saved as it ends; both go through _pack's JSON form, so a
+    resumed run's metrics are bitwise an uninterrupted run's. `total`: the number of cells."""
+
+    def __init__(self, ws, total: int):
+        self.ws, self.total, self.done = ws, total, 0
+
+    def __call__(self, name: str, compute) -> dict:
+        saved = None if self.ws is None else self.ws.finished(name)
+        if saved is None:
+            t0 = time.perf_counter()
+            res = compute()
+            saved = _pack({**res, "cell_seconds": time.perf_counter() - t0})
+            if self.ws is not None:
+                self.ws.finish(name, saved)
+        self.done += 1
+        stop = None if self.ws is None else self.ws.stop_after
+        if stop is not None and stop <= self.done < self.total:
+            raise _Stopped(self.done)
+        return _unpack(saved)
+
+
+def _pack(v):
+    """A cell result as plain JSON: arrays as {"dtype", "shape", "values"}, non-finite floats as the
+    strings 'nan' / 'inf' / '-inf'; _unpack restores it exactly."""
+    if isinstance(v, dict):
+        return {str(k): _pack(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_pack(x) for x in v]
+    if hasattr(v, "shape") and np.ndim(v) > 0:
+        a = np.asarray(v)
+        return {"dtype": a.dtype.str, "shape": list(a.shape), "values": [_pack(x) for x in a.reshape(-1).tolist()]}
+    if isinstance(v, (bool, np.bool_, int, np.integer)):
+        return v.item() if hasattr(v, "item") else v
+    if isinstance(v, (float, np.floating)) or hasattr(v, "shape"):
+        return float(v) if np.isfinite(v) else str(float(v))
+    return v
+
+
+def _unpack(v):
+    if isinstance(v, dict):
+        if set(v) == {"dtype", "shape", "values"}:
+            return np.array([_unpack(x) for x in v["values"]], dtype=v["dtype"]).reshape(v["shape"])
+        return {k: _unpack(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_unpack(x) for x in v]
+    return float(v) if v in ("nan", "inf", "-inf") else v
+
+
+def _runs(cfg: Config, classes: Classes, d: int, m: int, ws, smp: Sampler, *, key, setting: int, observe: bool,
+          cells: _Cells | None = None, name: str = ""):
+    """Every w of `ws` on `cfg.draws` mixture draws of (d, M = m), each (draw, w) the cell
+    '<name>_draw<k>_w<j>' of `cells`: {w: [per-draw guided_runs dicts, with 'cell_seconds']}."""
+    out, cells = {w: [] for w in ws}, cells or _Cells(None, 0)
     for k in range(cfg.draws):
-        gm = classes.mixture(d, key=draw_key(key, setting, k), n_classes=m)
+        gm = []  # drawn once per draw, only if one of its cells is computed
+        def mixture(k=k, gm=gm):  # noqa: E306
+            gm[:] = gm or [classes.mixture(d, key=draw_key(key, setting, k), n_classes=m)]
+            return gm[0]
         for j, w in enumerate(ws):
-            out[w].append(guided_runs(lambda c, w=w: cfg_score(gm, c, Constant(w)), gm, cfg.targets, smp,
-                                      key=draw_key(key, setting, k, 1 + j), observe=observe))
+            out[w].append(cells(f"{name}_draw{k}_w{j}", lambda k=k, j=j, w=w: guided_runs(
+                lambda c: cfg_score(mixture(), c, Constant(w)), mixture(), cfg.targets, smp,
+                key=draw_key(key, setting, k, 1 + j), observe=observe)))
     return out
 
 
@@ -130,16 +190,16 @@ def _refined(th: dict, d: int, m: int, classes: Classes, points: int = 9) -> dic
     return th
 
 
-def _ladder(cfg, classes, *, key, progress):
+def _ladder(cfg, classes, *, key, progress, cells=None):
     out, post, theory, cost = [], {}, {}, []
     cases = [(law, d) for law in cfg.laws for d in law.dims]
     sig_th = _theory_sigmas(cfg.sampler)
     for i, (law, d) in enumerate(progress(cases, desc="ladders")):
         m = law.count(d)
-        t0 = time.perf_counter()
-        res = _runs(cfg, classes, d, m, cfg.ladder_ws, cfg.sampler, key=key, setting=i, observe=cfg.observe)
+        res = _runs(cfg, classes, d, m, cfg.ladder_ws, cfg.sampler, key=key, setting=i, observe=cfg.observe,
+                    cells=cells, name=f"ladder{i:02d}_{law.kind}_d{d}")
         cost.append({"law": law.kind, "d": d, "M": m, "runs": cfg.draws * len(cfg.ladder_ws),
-                     "seconds": time.perf_counter() - t0})
+                     "seconds": _seconds(res)})
         th = _refined(theory_curves(sig_th, dim=d, mean_std=classes.mean_std, std=classes.std, n_classes=m),
                       d, m, classes)
         theory[(law.kind, d)] = th
@@ -153,16 +213,20 @@ def _ladder(cfg, classes, *, key, progress):
     return out, post, theory, cost
 
 
-def _phase(cfg, classes, *, key, progress):
+def _seconds(res: dict) -> float:  # the compute time of a setting's cells, measured when each was computed
+    return float(sum(r["cell_seconds"] for per in res.values() for r in per))
+
+
+def _phase(cfg, classes, *, key, progress, cells=None):
     out, cost = [], []
     smp = cfg.sampler.model_copy(update={"n": cfg.phase_n})
     d = cfg.phase_dim
     for i, (r, b, m) in enumerate(progress(list(zip(cfg.phase_beta_ratios, cfg.phase_betas(), cfg.phase_counts())),
                                            desc="phase β")):
-        t0 = time.perf_counter()
-        res = _runs(cfg, classes, d, m, cfg.phase_ws, smp, key=key, setting=i, observe=False)
+        res = _runs(cfg, classes, d, m, cfg.phase_ws, smp, key=key, setting=i, observe=False, cells=cells,
+                    name=f"phase{i:02d}")
         cost.append({"beta_ratio": r, "d": d, "M": m, "runs": cfg.draws * len(cfg.phase_ws),
-                     "seconds": time.perf_counter() - t0})
+                     "seconds": _seconds(res)})
         acc0 = float(posterior_quantities(0.0, d, classes.mean_std, classes.std, n_classes=m)["accuracy"])
         for w, per in res.items():
             out.append({"beta_ratio": r, "beta": b, "M": m, "w": w, **_summary(per), "theory_accuracy_0": acc0})
@@ -231,11 +295,22 @@ def _convergence(cfg, classes, ladder, mf_inf, floor) -> dict:
 
 
 def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
+    """The study (studies/base.py). resume: a runio.Workspace, or None (nothing is written). With a
+    Workspace each cell (one guided_runs call: ladder or phase setting, mixture draw, w) is saved as
+    cells/<cell>/result.json as soon as it ends; with `resume.resume` finished cells are read back,
+    not recomputed (bitwise the metrics of an uninterrupted run); once `resume.stop_after` cells are
+    finished (read back or computed) the run stops with Results(stopped_at=that count)."""
     key = jax.random.key(cfg.seed)
     grid = cfg.sampler.grid()
     c = cfg.classes.resolved()
-    ladder, post, theory, cost_l = _ladder(cfg, c, key=jax.random.fold_in(key, 1), progress=progress)
-    phase, cost_p = _phase(cfg, c, key=jax.random.fold_in(key, 2), progress=progress)
+    total = cfg.draws * (sum(len(law.dims) for law in cfg.laws) * len(cfg.ladder_ws)
+                         + len(cfg.phase_beta_ratios) * len(cfg.phase_ws))
+    cells = _Cells(resume, total)
+    try:
+        ladder, post, theory, cost_l = _ladder(cfg, c, key=jax.random.fold_in(key, 1), progress=progress, cells=cells)
+        phase, cost_p = _phase(cfg, c, key=jax.random.fold_in(key, 2), progress=progress, cells=cells)
+    except _Stopped as e:
+        return Results({}, stopped_at=e.args[0])
 
     def mf(beta, w):
         return mean_field(grid, Constant(w), beta=beta, mean_std=c.mean_std, std=c.std, solver=cfg.sampler.solver)
