@@ -85,7 +85,8 @@ def test_interpolation_orders_scores_and_blanks_the_detector_where_none_ran():
 def test_missing_runs_give_a_marker_naming_the_run_and_its_command(tmp_path, monkeypatch):
     monkeypatch.setattr(T, "CONFIGS", tmp_path / "none")
     out = T.tables({})
-    assert set(out) == {"interpolation", "recursive", "gap", "architecture", "shapes", "samplers", "defaults"}
+    assert set(out) == {"interpolation", "convergence", "recursive", "gap", "architecture", "shapes", "samplers",
+                        "defaults"}
     for name, text in out.items():
         if name != "defaults":
             assert text.startswith("*No recorded run `"), name
@@ -111,3 +112,52 @@ def test_defaults_put_each_config_beside_its_recorded_run(tmp_path):
     assert _cells(t, "`toy`") == ["`toy`", "basic", "300 × 16", "700", "1",
                                   "`toy_full`", "12,000 × 256", "20,000", "4"]
     assert _cells(T.defaults({}, tmp_path), "`toy`")[5] == "none"
+
+
+def _conv(converged, widths=True, weights=True, flat=True, dev=0.03, z=1.2):
+    return {"converged": converged, "widths_ok": widths, "weights_ok": weights, "flat_ok": flat,
+            "modes": {"width_dev_max": dev, "weight_z_max": z},
+            "flat": {"steps": [9750, 11000, 12000], "fractions": [0.009, 0.0085, 0.0091], "spread": 0.0006,
+                     "spread_se": 0.0019}}
+
+
+def _conv_run(states: dict) -> dict:
+    cfg = {"name": "hallucination_1d_full", "data": [{"kind": "line", "positions": [1.0, 2.0, 3.0]}]}
+    cells = [{"name": n, "convergence": c} for n, c in states.items()]
+    summary = [{"name": n, "data": "line_1_2_3", "score": n.split("_s0")[0].replace("line_1_2_3_", "")}
+               for n in states]
+    return {"meta": {"config": cfg}, "cells": cells, "summary": summary}
+
+
+def test_convergence_table_and_count_read_the_cells():
+    m = _conv_run({"line_1_2_3_aithal_shared_s0": _conv(True),
+                   "line_1_2_3_aithal_independent_s0": _conv(False, widths=False, dev=0.14)})
+    t = T.converged([m])
+    sh, ind = _cells(t, "{1, 2, 3}"), t.splitlines()[3]
+    assert sh[1:5] == ["shared blocks", "yes", "0.030 (yes)", "1.2 (yes)"]
+    assert sh[5] == "0.0090, 0.0085, 0.0091 (9,750, 11,000, 12,000)" and sh[6:] == ["0.0006 ± 0.0019", "yes"]
+    assert "| independent | no | 0.140 (no) |" in ind
+    states = T.convergence(m, "line_1_2_3")
+    assert T.converged_count(states) == "networks converged: 1/2 (widths 1/2, weights 2/2, flat 2/2)"
+    old = {"meta": {"config": {"name": "hallucination_2d_full"}}, "cells": [{"name": "x"}], "summary": []}
+    assert T.convergence(old) is None and T.converged([m, old]).startswith("*Convergence not measured in this run")
+
+
+def test_rows_need_converged_networks_once_measured(monkeypatch):
+    from ghostjax.studies.hallucination import claims as C
+
+    def ev(m):
+        return "measured", "reproduced", None
+
+    both = {"line_1_2_3_aithal_shared_s0": _conv(True), "line_1_2_3_aithal_independent_s0": _conv(True)}
+    assert C._gated(ev, "line_1_2_3")(_conv_run(both)) == (
+        "measured; networks converged: 2/2 (widths 2/2, weights 2/2, flat 2/2)", "reproduced", None)
+    one = {**both, "line_1_2_3_aithal_independent_s0": _conv(False, weights=False, flat=False)}
+    text, verdict, note = C._gated(ev, "line_1_2_3")(_conv_run(one))
+    assert verdict == "not comparable" and note.startswith(
+        "Not comparable (networks not converged: line_1_2_3 independent s0 (weights, flat)); at convergence it would "
+        "read: reproduced.")
+    assert C._gated(ev, "line_1_2_3", needs=False)(_conv_run(one))[1] == "reproduced"
+    old = {"meta": {"config": {}}, "cells": [{"name": "line_1_2_3_aithal_shared_s0"}], "summary": []}
+    assert C._gated(ev, "line_1_2_3")(old) == ("measured; convergence not measured in this run", "reproduced", None)
+    assert C._gated(ev)({"generations": []})[0].endswith("convergence not measured in this run")

@@ -12,7 +12,10 @@ from .._claims_fmt import DEP, NOT, REP, about_pct, claim, config, kilo, pct_exa
 from .._claims_fmt import num as _f
 from .._claims_fmt import pct as _pc
 from .tables import BLOCKS as _BLOCKS
+from .tables import NOT_MEASURED as _NOT_MEASURED
 from .tables import cell as _cell
+from .tables import converged_count as _converged_count
+from .tables import convergence as _convergence
 from .tables import generations as _gen
 from .tables import modes as _modes
 from .tables import networks as _networks
@@ -24,6 +27,43 @@ PAPER_2D = (100_000, 10_000)        # and 2-D Gaussian25
 PAPER_SIZE = 64                     # the paper's Simple Shapes images (pixels a side)
 Z_BETWEEN = 5                       # interpolation: between-mode fraction this many se above the exact score's
 GROWTH_SE = 3                       # recursive runs: a difference counts beyond this many se
+NOT_COMPARABLE = "not comparable"
+
+
+def _gated(evaluate, *prefixes: str, needs: bool = True):
+    """`evaluate` with the run's convergence added to its measured text ('networks converged: k/n
+    (widths, weights, flat)' over the networks named by `prefixes`, metrics.convergence) and, when
+    the claim `needs` converged networks and some are not, the verdict 'not comparable' in place of
+    its own, the note opening with 'Not comparable (networks not converged: …)'. A run recorded without convergence metrics keeps its verdict
+    and says 'convergence not measured in this run'."""
+
+    def ev(m):
+        measured, verdict, note = evaluate(m)
+        states = _convergence(m, *prefixes) if prefixes else None
+        if states is None:
+            return f"{measured}; {_NOT_MEASURED}", verdict, note
+        measured = f"{measured}; {_converged_count(states)}"
+        bad = [_short(name) + _why(c) for name, c in states if not (c and c.get("converged"))]
+        if needs and bad:  # the verdict word alone (docs/REPRODUCTION.md's vocabulary), the reason in the note
+            why = f"Not comparable (networks not converged: {', '.join(bad)}); at convergence it would read: {verdict}."
+            verdict, note = NOT_COMPARABLE, why + (f" {note}" if note else "")
+        return measured, verdict, note
+
+    return ev
+
+
+def _short(name: str) -> str:
+    """'line_1_2_3_aithal_shared_s0' -> 'line_1_2_3 shared s0'."""
+    return name.replace("_aithal_", " ").replace("_s", " s")
+
+
+def _why(c: dict | None) -> str:
+    """Which convergence tests a network failed: ' (widths, flat)'."""
+    if not c:
+        return " (not measured)"
+    failed = [k for k, key in (("widths", "widths_ok"), ("weights", "weights_ok")) if not c.get(key)]
+    failed += ["flat" if c.get("flat_ok") is False else "flat not measured"] if not c.get("flat_ok") else []
+    return f" ({', '.join(failed)})"
 
 
 def _budget(m, paper, *, where: bool = False) -> str:
@@ -191,18 +231,18 @@ def hallucination(runs):
               "in-support samples")
     return [
         claim(runs, "hallucination_1d_full", seed="003", text="diffusion models interpolate between nearby modes "
-              "(samples outside the support)", evaluate=_interpolation, definition=_with_network(_interp_def)),
-        claim(runs, "hallucination_1d_full", seed="003", text=f"{detect} (1-D)", evaluate=_detector_1d,
+              "(samples outside the support)", evaluate=_gated(_interpolation, "line_1_2_3", "line_1_2_4_5"), definition=_with_network(_interp_def)),
+        claim(runs, "hallucination_1d_full", seed="003", text=f"{detect} (1-D)", evaluate=_gated(_detector_1d, "line_1_2_3"),
               definition=_with_network(_detector_def)),
-        claim(runs, "hallucination_2d_full", seed="003", text=f"{detect} (Gaussian25)", evaluate=_detector_2d,
+        claim(runs, "hallucination_2d_full", seed="003", text=f"{detect} (Gaussian25)", evaluate=_gated(_detector_2d, "gaussian25_aithal"),
               definition=_with_network(lambda m: (f"as the row above, 2-D Gaussian25 "
                                                   f"({kilo(config(m)['data'][0]['n_train'])} training samples)"))),
-        claim(runs, "recursive_2d_full", seed="003", text=grow, evaluate=_recursive_grows, definition=_with_network(_grows_def)),
-        claim(runs, "recursive_2d_full", seed="003", text=filt, evaluate=_recursive_filter,
+        claim(runs, "recursive_2d_full", seed="003", text=grow, evaluate=_gated(_recursive_grows), definition=_with_network(_grows_def)),
+        claim(runs, "recursive_2d_full", seed="003", text=filt, evaluate=_gated(_recursive_filter),
               definition=_with_network(f"last generation: random − variance rule > {GROWTH_SE} se (equal sample count)")),
-        claim(runs, "recursive_1d_full", seed="003", text=f"{grow} (1-D companion)", evaluate=_recursive_grows,
+        claim(runs, "recursive_1d_full", seed="003", text=f"{grow} (1-D companion)", evaluate=_gated(_recursive_grows),
               definition=_with_network(lambda m: f"as above, modes {values(_modes(m, 0))}, n = {m['n_keep']:,} per generation")),
-        claim(runs, "recursive_1d_full", seed="003", text=f"{filt} (1-D companion)", evaluate=_recursive_filter,
+        claim(runs, "recursive_1d_full", seed="003", text=f"{filt} (1-D companion)", evaluate=_gated(_recursive_filter),
               definition=_with_network(lambda m: f"as above, modes {values(_modes(m, 0))}")),
     ]
 

@@ -48,6 +48,30 @@ def networks(m: dict, prefix: str) -> list[dict]:
             and r["score"] not in ("exact", "training set")]
 
 
+NOT_MEASURED = "convergence not measured in this run"
+
+
+def convergence(m: dict, *prefixes: str) -> list[tuple[str, dict | None]] | None:
+    """(cell name, its `convergence` dict or None) of every trained network of a basic-task run whose
+    name starts with one of `prefixes`; None when the run records no convergence at all (recorded
+    before toy/convergence.py, or a task that does not measure it)."""
+    cells = [c for c in m.get("cells", []) if "convergence" in c]
+    if not cells:
+        return None
+    return [(c["name"], c["convergence"]) for c in cells if not prefixes or c["name"].startswith(prefixes)]
+
+
+def converged_count(states: list[tuple[str, dict | None]]) -> str:
+    """'networks converged: k/n (widths a/n, weights b/n, flat c/n)' of `convergence`'s result."""
+    n = len(states)
+
+    def k(key: str) -> int:
+        return sum(1 for _, c in states if c and c.get(key))
+
+    return (f"networks converged: {k('converged')}/{n} (widths {k('widths_ok')}/{n}, weights {k('weights_ok')}/{n}, "
+            f"flat {k('flat_ok')}/{n})")
+
+
 def generations(m: dict, rule: str) -> list[dict]:
     """A recursive run's generations under `rule`, in order."""
     return sorted((r for r in m["generations"] if r["rule"] == rule), key=lambda r: r["generation"])
@@ -116,6 +140,33 @@ def _data_cfg(m: dict, name: str) -> dict:
         if name == d["kind"] or name == "line_" + "_".join(f"{p:g}" for p in d["positions"]):
             return d
     raise ValueError(f"{config(m)['name']}: summary data {name!r} matches no [[data]] entry")
+
+
+def converged(ms: list[dict]) -> str:
+    """Section 1': whether each network of the basic-task runs `ms` has converged
+    (metrics.convergence): the largest deviation of a learned mode width from the data's, the largest
+    |z| of a learned mode weight, the out-of-support fraction at the snapshots (0.8T, 0.9T, T) and
+    its spread ± se; a run recorded without them gives the NOT_MEASURED line."""
+    if any(convergence(m) is None for m in ms):
+        return "*" + NOT_MEASURED[0].upper() + NOT_MEASURED[1:] + ": " + ", ".join(
+            f"`{config(m)['name']}`" for m in ms if convergence(m) is None) + ".*\n"
+    yes = {True: "yes", False: "no", None: DASH}
+    header = ["data", "network", "converged", "widths: largest deviation of ŝ/s from 1", "weights: largest z",
+              "out of support at the snapshots (steps)", "spread ± se", "flat"]
+    body = []
+    for m in ms:
+        for name, c in convergence(m):
+            if not c:
+                continue
+            mo, fl = c["modes"], c["flat"]
+            score = next((r["score"] for r in m["summary"] if r["name"] == name), name)
+            data = next((r["data"] for r in m["summary"] if r["name"] == name), "")
+            snaps = ", ".join(f(p, 4) for p in fl["fractions"]) + " (" + ", ".join(f"{t:,}" for t in fl["steps"]) + ")"
+            body.append([data_label(data), BLOCKS.get(score, score), yes[c["converged"]],
+                         f"{f(mo['width_dev_max'], 3)} ({yes[c['widths_ok']]})",
+                         f"{f(mo['weight_z_max'], 1)} ({yes[c['weights_ok']]})", snaps,
+                         pm(fl["spread"], fl["spread_se"], 4), yes[c["flat_ok"]]])
+    return table(header, body)
 
 
 RECURSIVE = ("recursive_1d_full", "recursive_2d_full")
@@ -329,6 +380,7 @@ def samplers(ms: list[dict]) -> str:
 
 BUILDERS: dict[str, tuple[tuple[str, ...], Callable[[list[dict]], str]]] = {
     "interpolation": (BASIC, interpolation),
+    "convergence": (BASIC, converged),
     "recursive": (RECURSIVE, recursive),
     "gap": (("hallucination_gap",), lambda ms: gap(ms[0])),
     "architecture": (ARCH, architecture),

@@ -8,6 +8,8 @@ questions the paper left open. Run with `python -m ghostjax.train --config confi
   nets.py       the networks by name (AithalMLP shared / independent blocks, Fourier input, ...)
   fitting.py    training one network (training.fit on the fixed set, or on the mixture)
   evaluate.py   Aithal et al.'s sampler with the predicted-x0 window; support split, detector, windows
+  convergence.py  whether each trained network converged (metrics.convergence): out-of-support
+                snapshots at 0.8T, 0.9T, T during training, mode widths / weights of its samples
   run.py        the basic task and `run(cfg, *, progress, resume) -> Results` (metrics, the summary
                 and window-study tables, figures; writes nothing: the entry point writes them)
   recursive.py  recursive training with the none / random / variance selection rules

@@ -20,6 +20,10 @@ and seed. Metrics (sample fractions ± binomial se):
   exact_*_fraction                   the same split of the exact score's samples through the same
                                      sampler (eval.exact; the floor)
   between_per_gap                    between_fraction / (K − 1) (the gap task's trend variable)
+  convergence                        toy/convergence.report: mode widths / weights of the samples and
+                                     the out-of-support fraction at 0.8T, 0.9T, T (None when
+                                     eval.convergence_samples = 0); converged, widths_ok, ... its
+                                     flat columns (toy/convergence.COLUMNS)
   score_err_t1/t10/t50               1-D: ε-space error σ²(s − s*)² between the outer modes
 """
 
@@ -38,6 +42,7 @@ from ....metrics import hallucination as hm
 from ....runio import Workspace
 from ....training import Optim
 from . import config as H
+from . import convergence
 from .data import label as data_label, mixture, training_set
 from .evaluate import draw, measure
 from .fitting import net_key, train
@@ -51,7 +56,7 @@ ROW = ("in_fraction", "out_fraction", "out_fraction_se", "between_fraction", "be
        "deep_fraction", "auc_deep", "detection_deep_at_retention")
 EXACT = ("exact_out_fraction", "exact_out_fraction_se", "exact_between_fraction", "exact_beyond_fraction")
 METRICS = ROW + ("n_modes", "between_per_gap", "sample_s", "train_s", "final_loss", "score_err_t1",
-                 "score_err_t10", "score_err_t50") + EXACT
+                 "score_err_t10", "score_err_t50") + EXACT + ("convergence",) + convergence.COLUMNS
 
 
 class Cell(Section):
@@ -93,9 +98,11 @@ def cell(s: Cell, workspace: Workspace, name: str, *, label: str | None = None,
     gm = mixture(s.data)
     data = training_set(s.data, gm) if s.source == "fixed" else gm
     net = build_net(cfg.model, gm.dim, key=net_key(s.train.seed), blocks=s.blocks)
+    ckpt, resume = workspace.checkpoints(name), workspace.resume_training(name)
+    snaps = convergence.Snapshots(cfg, gm, ckpt_dir=ckpt, resume=resume)
     model, tlog = train(cfg, net, data, seed=s.train.seed, target=s.target, progress=progress, desc=desc,
-                        ckpt_dir=workspace.checkpoints(name), resume=workspace.resume_training(name),
-                        meta={**workspace.meta, "cell": desc})
+                        ckpt_dir=ckpt, resume=resume, meta={**workspace.meta, "cell": desc},
+                        snapshot_at=snaps.steps, on_snapshot=snaps)
     key = jax.random.fold_in(jax.random.PRNGKey(E.seed), 0)  # the basic task's keys for its first data set
     t0 = time.perf_counter()
     x, traj = draw(model, gm.dim, E.n_samples, key=jax.random.fold_in(key, 1), loss=cfg.loss, E=E)
@@ -105,6 +112,8 @@ def cell(s: Cell, workspace: Workspace, name: str, *, label: str | None = None,
     k = gm.n_components
     out.update(n_modes=k, between_per_gap=out["between_fraction"] / (k - 1), sample_s=round(time.perf_counter() - t0, 3),
                train_s=tlog["train_s"], final_loss=tlog["final_loss"])
+    conv = convergence.report(x, gm, E.tail, snaps)
+    out.update(convergence=conv, **{c: convergence.columns(conv).get(c) for c in convergence.COLUMNS})
     err = score_error_between(model, gm, cfg.loss, E.sigma_cap)
     out.update({f"score_err_{t}": err.get(t) for t in ("t1", "t10", "t50")})
     if E.exact:

@@ -113,6 +113,7 @@ class Eval(Section):
     tail: float = Field(DEFAULT_TAIL, gt=0, lt=1)     # census: an exact sample is real with prob. 1 − tail
     exact: bool = True                        # also sample the exact score through the same sampler
     seed: int = Field(4321, ge=0)
+    convergence_samples: int = Field(2000, ge=0)  # per snapshot at 0.8T, 0.9T, T (metrics.convergence); 0: off
 
     @pydantic.model_validator(mode="after")
     def _rules(self) -> Eval:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 import equinox as eqx
 import jax
@@ -65,24 +66,40 @@ class WalkedBatches(AbstractStepData):
 
 def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | None = None,
           target: str | None = None, progress: bool = True, desc: str = "train",
-          ckpt_dir: str | Path | None = None, resume: bool = False, meta: dict | None = None
+          ckpt_dir: str | Path | None = None, resume: bool = False, meta: dict | None = None,
+          snapshot_at: tuple[int, ...] = (), on_snapshot: Callable[[int, AbstractScoreNet], None] | None = None
           ) -> tuple[AbstractScoreNet, dict]:
     """Train `net` on `data` (an EmpiricalData, walked in blocks under model.recipe = "aithal", or a
     GaussianMixture for fresh draws / exact-score regression). Returns (the trained model, its EMA
     when optim.ema_decay > 0, and a small log).
     ckpt_dir / resume: training.fit's checkpoints (every train.checkpoint_every steps and at the end)
-    and continuing from them (sweep cells use both)."""
+    and continuing from them (sweep cells use both).
+    snapshot_at / on_snapshot: on_snapshot(step, model) at each of these steps (the model as returned:
+    the EMA when optim.ema_decay > 0), through fit's on_chunk at the end of a chunk (the steps must
+    be chunk ends: multiples of train.steps_per_call or `steps`, as convergence.snapshot_steps gives);
+    it reads the state and changes nothing, so the trained parameters are those of a run without it.
+    Its time is logged as snapshot_s, apart from train_s."""
     steps = steps or cfg.train.steps
     loss = training_loss(cfg)
     loss = loss if target is None else loss.model_copy(update={"target": target})
     if RECIPES[cfg.model.recipe].walk_batches and isinstance(data, EmpiricalData):
         data = WalkedBatches(data, cfg.train.batch)
+    at, spent = frozenset(snapshot_at), [0.0]
+
+    def on_chunk(state):
+        if on_snapshot is not None and int(state.step) in at:
+            t = time.perf_counter()
+            on_snapshot(int(state.step), ema_model(state) if cfg.optim.ema_decay > 0 else state.model)
+            spent[0] += time.perf_counter() - t
+
     t0 = time.perf_counter()
     state, hist = fit(net, data, loss, cfg.optim, seed=seed, steps=steps, batch=cfg.train.batch,
                       steps_per_call=min(cfg.train.steps_per_call, steps), progress=progress, desc=desc,
-                      ckpt_dir=ckpt_dir, resume=resume, checkpoint_every=cfg.train.checkpoint_every, meta=meta)
+                      ckpt_dir=ckpt_dir, resume=resume, checkpoint_every=cfg.train.checkpoint_every, meta=meta,
+                      on_chunk=on_chunk if at else None)
     model = ema_model(state) if cfg.optim.ema_decay > 0 else state.model
-    log = {"steps": steps, "batch": cfg.train.batch, "target": loss.target, "train_s": round(time.perf_counter() - t0, 2),
+    log = {"steps": steps, "batch": cfg.train.batch, "target": loss.target,
+           "train_s": round(time.perf_counter() - t0 - spent[0], 2), **({"snapshot_s": round(spent[0], 2)} if at else {}),
            "final_loss": hist[-1]["loss"], "loss_curve": [[h["step"], h["loss"]] for h in hist]}
     return model, log
 

@@ -18,7 +18,7 @@ import numpy as np
 from ....metrics import hallucination as hm
 from ....plots import window_study_figure
 from ...base import Results, no_progress
-from . import report
+from . import convergence, report
 from .config import Config
 from .data import label, mixture, training_set
 from .evaluate import draw, labels, measure
@@ -61,14 +61,18 @@ def run_basic(cfg: Config, progress: bool, log) -> Results:
             for s in seeds(cfg):
                 cname = f"{name}_{cfg.model.kind}_{b}_s{s}"
                 net = build_net(cfg.model, gm.dim, key=net_key(s), blocks=b)
-                model, tlog = train(cfg, net, data, seed=s, progress=progress, desc=cname)
+                snaps = convergence.Snapshots(cfg, gm)
+                model, tlog = train(cfg, net, data, seed=s, progress=progress, desc=cname, snapshot_at=snaps.steps,
+                                    on_snapshot=snaps)
                 t0 = time.perf_counter()
                 x, traj = draw(model, gm.dim, E.n_samples, key=_key(cfg, i, 1), loss=cfg.loss, E=E)
                 m = measure(x, traj, gm, E, windows=True)
+                conv = convergence.report(x, gm, E.tail, snaps)
                 cells.append({"name": cname, "data": name, "score": f"{cfg.model.kind}_{b}", "blocks": b, "seed": s,
-                              "train": tlog, "sample_s": round(time.perf_counter() - t0, 2), **m})
+                              "train": tlog, "sample_s": round(time.perf_counter() - t0, 2), **m, "convergence": conv})
                 rows.append(row(cname, name, f"{cfg.model.kind}_{b}", s, m, {"train_s": tlog["train_s"],
-                                                                          "final_loss": tlog["final_loss"]}))
+                                                                          "final_loss": tlog["final_loss"],
+                                                                          **convergence.columns(conv)}))
                 windows += [{"name": cname, **w} for w in m["window_study"]]
                 if m["detector"]:
                     curves.append((f"{b} s{s}: AUC {m['detector']['auc']:.3f}", m["detector"]["roc"]))
@@ -76,7 +80,7 @@ def run_basic(cfg: Config, progress: bool, log) -> Results:
                     panels.append((f"{b} blocks, seed {s}", np.asarray(x), labels(x, gm, E)))
                 log(f"{cname}: out {m['split']['out_fraction']:.4f} (between {m['split']['between_fraction']:.4f}, "
                     f"beyond {m['split']['beyond_fraction']:.4f}), AUC "
-                    f"{m['detector']['auc'] if m['detector'] else float('nan'):.3f}")
+                    f"{m['detector']['auc'] if m['detector'] else float('nan'):.3f}; {convergence.brief(conv)}")
         figures[f"samples_{name}"] = report.samples_figure(panels, np.asarray(gm.means),
                                                           f"{name}: samples (DDPM, T = {cfg.loss.ddpm_T})")
         if curves:
