@@ -141,7 +141,10 @@ def test_ctrl_c_during_training_then_resume_through_the_command_line(tmp_path, c
     latest.json on --resume is one line naming it; the repaired run resumes to the end."""
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "ghostjax.train", "--out", str(out), "--no-progress", *TINY_LEARNED]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a shell's background job (`cmd &`) starts with SIGINT ignored,
+    # Python then keeps it ignored, and the run would never see the interrupt this test sends
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     latest = out / "cells" / "joint_D2_A1_s0" / "checkpoints" / "latest.json"
     deadline = time.time() + 300  # a fresh venv on two loaded cores: imports and the first compile are slow
     while not latest.is_file() and time.time() < deadline and proc.poll() is None:
