@@ -153,7 +153,11 @@ def test_ctrl_c_during_training_then_resume_through_the_command_line(tmp_path, c
         proc.kill()
         pytest.fail(f"no checkpoint within 300 s (exit {proc.poll()}): {proc.communicate()[1][-2000:]}")
     os.kill(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=300)
+    try:
+        _, err = proc.communicate(timeout=300)
+    finally:  # never leave a run training on after a failure (it would load every later test)
+        if proc.poll() is None:
+            proc.kill()
     lines = err.strip().splitlines()
     assert proc.returncode == 130, err
     assert len(lines) == 1 and lines[0].startswith("interrupted at step") and "--resume" in lines[0]
