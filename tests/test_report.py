@@ -81,7 +81,7 @@ def test_claims_read_their_numbers_from_the_metrics():
     census["census"]["meta"]["config"]["n"] = 1234
     assert "1234 reverse-SDE samples" in STUDIES["census"].claims(census)[0].definition
     gd = copy.deepcopy(by_study["guidance_distortion"])
-    for r in gd["guidance_distortion"]["ladder"]:
+    for r in gd["guidance_regime_large"]["ladder"]:
         r["var_par"] = 0.3
     persists = STUDIES["guidance_distortion"].claims(gd)[1]
     assert "ρ_∥ ≈ 0.3 at every d" in persists.note

@@ -90,9 +90,9 @@ def _exp_m_persists(m):
             f"mean field (project's own) {_f(c['mean_field_limit'])}", REP if ok else NOT,
             f"Claim of {VENTURA} (seed 004). The e^(βd) ladder keeps an overshoot that levels off where the fixed-M one "
             f"keeps falling, and its variance shrinkage along the class mean (ρ_∥ ≈ {rho:.1f} at every d, sampler floor "
-            f"{_f(m['sampler_floor_var_ratio'])}). Recorded up to M = {big['M']} at d = {big['d']} (CPU); configs/guidance_regime_large.toml "
-            "takes the ladder to M = 10⁵ at d = 256 (not recorded: see the cost in metrics.json and the config's "
-            "header).")
+            f"{_f(m['sampler_floor_var_ratio'])}). Recorded up to M = {big['M']} at d = {big['d']} on the CPU "
+            f"({_f(_cost(m, big) / 60, 0)} min for that setting's {config(m)['draws']} draws × {len(config(m)['ladder_ws'])} w); the accelerator "
+            "config guidance_distortion_gpu takes it further.")
 
 
 def _shift_shrink(m):
@@ -165,7 +165,7 @@ def _phase(m):
             f"Claim of {VENTURA} (seed 004). At d = {d} the unguided accuracy falls smoothly across β_c, as the "
             "finite-(d, M) theory of Biroli et al. predicts for w = 0 (compare the columns), and the w needed for the "
             "target accuracy and the distortion at fixed w grow with β. A sharp transition is a d → ∞ statement: the "
-            "finite d that M ≤ 10⁴ allows cannot show it.")
+            f"finite d that M ≤ {max(r['M'] for r in ph)} allows cannot show it.")
 
 
 def _finite_d(m):
@@ -187,13 +187,18 @@ def _finite_d(m):
             "approaches (last column of the measured text).")
 
 
+def _cost(m, row) -> float:
+    """Seconds the recorded run spent on the ladder setting of `row` (metrics.json `cost`)."""
+    return sum(c["seconds"] for c in m["cost"]["ladder"] if c["d"] == row["d"] and c["M"] == row["M"])
+
+
 def _fit_form(m) -> str:
     p = config(m)["fit_exponent"]
     return "y_∞ + a/d" if p == 1 else f"y_∞ + a/d^{p:g}"
 
 
 def distortion(runs):
-    run = "guidance_distortion"
+    run = "guidance_regime_large"   # the regime at M up to 10⁵ (configs/guidance_distortion.toml: its fast setting)
 
     def ladder_def(m):
         c = config(m)

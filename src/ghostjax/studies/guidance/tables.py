@@ -17,6 +17,8 @@ DASH = "–"
 COMMANDS = {
     "guidance_distortion": "python -m ghostjax.analyze --config configs/guidance_distortion.toml "
                            "--out docs/runs/guidance_distortion",
+    "guidance_regime_large": "python -m ghostjax.analyze --config configs/guidance_regime_large.toml "
+                             "--out docs/runs/guidance_regime_large --resume",
     "guidance_schedules": "python -m ghostjax.analyze --config configs/guidance_schedules.toml "
                           "--out docs/runs/guidance_schedules",
     "guidance_learned": "python -m ghostjax.train --config configs/guidance_learned.toml --out docs/runs/guidance_learned",
@@ -203,6 +205,7 @@ def edm2_tree(m: dict) -> str:
 
 BUILDERS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "distortion": ("guidance_distortion", distortion),
+    "distortion_large": ("guidance_regime_large", distortion),
     "schedules": ("guidance_schedules", schedules),
     "learned": ("guidance_learned", learned),
     "edm2_tree": ("edm2_tree", edm2_tree),
