@@ -15,3 +15,28 @@ import jax  # noqa: E402
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
+
+
+def run_module(module: str, *args: str) -> tuple[int, str]:
+    """Run `python -m ghostjax.<module> ARGS` in this process (runpy, as -m does: the module's
+    `__main__` block runs with sys.argv set) and return (exit status, stderr). The same code path as a
+    subprocess without a fresh interpreter's 3 s of imports; tests/test_train_cli.py keeps one real
+    subprocess. Call it with pytest's capsys active: stderr is read back through sys.stderr."""
+    import io
+    import runpy
+    import sys
+    import warnings
+
+    argv, err = sys.argv, sys.stderr
+    sys.argv, sys.stderr = [f"ghostjax.{module}", *args], io.StringIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "found in sys.modules": the module is imported
+            runpy.run_module(f"ghostjax.{module}", run_name="__main__", alter_sys=True)
+        status = 0
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        text, sys.argv, sys.stderr = sys.stderr.getvalue(), argv, err
+    return status, text
+

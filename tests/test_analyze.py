@@ -2,8 +2,6 @@
 2, every shipped config valid, and a tiny end-to-end run writing metrics, CSVs and figures."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -41,10 +39,12 @@ def test_bad_inputs_raise_config_error_naming_the_key(tmp_path):
 
 def test_cli_bad_value_prints_one_line_exits_2_and_creates_nothing(tmp_path):
     out = tmp_path / "run"
-    r = subprocess.run([sys.executable, "-m", "ghostjax.analyze", "--config", str(ROOT / "configs" / "census.toml"),
-                        "--out", str(out), "std=-1"], capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 2
-    assert r.stderr.strip().count("\n") == 0 and "std" in r.stderr
+    from conftest import run_module
+
+    status, stderr = run_module("analyze", "--config", str(ROOT / "configs" / "census.toml"), "--out", str(out),
+                                "std=-1")
+    assert status == 2
+    assert stderr.strip().count("\n") == 0 and "std" in stderr
     assert not out.exists()
 
 

@@ -1,9 +1,6 @@
 """Config schemas: unknown keys, wrong types, impossible values and bad command lines are one
 line naming the key; TOML round trip; atomic writes leave nothing half-written."""
 
-import os
-import subprocess
-import sys
 import tomllib
 
 import pytest
@@ -60,14 +57,15 @@ def test_cli_guard_and_parser_give_one_line_exit_2(capsys):
 
 
 @pytest.mark.parametrize("module", ["train", "analyze", "sweep", "report"])
-def test_entry_points_reject_unknown_flags_in_one_line(module, tmp_path):
+def test_entry_points_reject_unknown_flags_in_one_line(module, tmp_path, monkeypatch):
+    from conftest import run_module
+
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", f"ghostjax.{module}", "--no-such-flag", "--config", "missing.toml",
-                        "--out", str(out)],
-                       capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "JAX_PLATFORMS": "cpu"})
-    assert r.returncode == 2
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "no-such-flag" in lines[0], r.stderr
+    status, stderr = run_module(module, "--no-such-flag", "--config", "missing.toml", "--out", str(out))
+    assert status == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "no-such-flag" in lines[0], stderr
     assert not out.exists()
 
 

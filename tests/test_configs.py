@@ -1,6 +1,11 @@
 """Every shipped config (accelerator `_gpu` and recorded `_full` settings aside) runs through its
 entry point at a tiny size, so a study that its config no longer reaches cannot land: the run must
-exit 0 and write metrics.json with at least one finite number. The overrides only shrink sizes."""
+exit 0 and write metrics.json with at least one finite number. The overrides only shrink sizes.
+
+CI runs one config per (study, task): a config in SIBLINGS runs the same code path as the config it
+names, with other values, and is marked slow (`pytest -m slow tests/test_configs.py` runs them);
+every config, siblings, `_gpu` and `_full` included, is still validated by its entry point's loader
+in test_every_config_validates (the cheap half of the smoke test: no compilation)."""
 
 from __future__ import annotations
 
@@ -14,8 +19,23 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.stem for p in (ROOT / "configs").glob("*.toml")
                  if not p.stem.endswith(("_gpu", "_full")))
 
+# config -> the config whose (study, task) run covers its code path in CI
+SIBLINGS = {
+    "hallucination_1d_aithal": "hallucination_1d",      # recipe "aithal": tests/test_aithal_match.py
+    "hallucination_2d": "hallucination_1d",             # 2-D data kinds: tests/test_hallucination.py
+    "hallucination_arch_seeds": "hallucination_arch",
+    "recursive_2d": "recursive_1d",
+    "guidance_regime_large": "guidance_distortion",
+    "learned_study": "quickstart",
+    "shapes_detector": "shapes",
+}
+ALL_CONFIGS = sorted(p.stem for p in (ROOT / "configs").glob("*.toml"))
+
 _TRAIN_TINY = ["train.steps=20", "train.batch=32", "train.steps_per_call=10"]
-_HALL = _TRAIN_TINY + ["eval.n_samples=64", "model.width=16", "model.embed_dim=16", "model.depth=1"]
+# the convergence snapshots run in hallucination_1d only; eval.exact samples the exact score too
+_HALL = _TRAIN_TINY + ["eval.n_samples=64", "model.width=16", "model.embed_dim=16", "model.depth=1",
+                       "eval.convergence_samples=0", "eval.window=3", "eval.window_max=4"]
+_LINE = ['data=[{kind = "line", positions = [1.0, 2.0, 3.0], std = 0.05, n_train = 256}]']
 _LEARNED = ["train.steps=20", "train.batch=32", "train.steps_per_call=10", "train.checkpoint_every=20",
             "eval.n_samples=64", "eval.n_steps=10"]
 TINY = {
@@ -41,9 +61,10 @@ TINY = {
                          "constant_ws=[0.0, 1.0]", "window_w_early=[2.0, 4.0]", "window_w_late=[-0.5]",
                          "model.width=16", "model.depth=1", "model.embed_dim=8", "score_error_sigmas=[0.1, 1.0]",
                          "train.seeds=[0, 1]"] + _TRAIN_TINY,
-    "hallucination_1d": _HALL + ['model.blocks=["shared"]'],
-    "hallucination_1d_aithal": _HALL,
-    "hallucination_2d": _HALL + ['model.blocks=["independent"]'],
+    "hallucination_1d": _HALL + _LINE + ['model.blocks=["shared"]', "eval.convergence_samples=32"],
+    "hallucination_1d_aithal": _HALL + _LINE,
+    "hallucination_2d": _HALL + ['model.blocks=["independent"]',
+                                 'data=[{kind = "gaussian25_rotated", std = 0.05, n_train = 256}]'],
     "hallucination_arch": _HALL + ['sweep.variants=[{name = "base"}, {name = "exact_regression", source = "mixture", '
                                    'target = "exact"}]'],
     "hallucination_arch_seeds": _HALL,
@@ -107,7 +128,38 @@ def test_every_config_has_tiny_settings():
     assert sorted(TINY) == CONFIGS, "add tiny overrides for a new config (or name it *_gpu / *_full)"
 
 
-@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("name", ALL_CONFIGS)
+def test_every_config_validates(name):
+    """The config (its sizes as shipped) loads through its entry point's loader: typed, every key known."""
+    from ghostjax.config import load_config
+    from ghostjax.entry import load
+    from ghostjax.studies.registry import STUDIES
+    from ghostjax.sweeps.spec import SweepConfig, expand
+
+    path = str(ROOT / "configs" / f"{name}.toml")
+    if name.startswith("sweep_"):
+        assert expand(load_config(SweepConfig, path))
+        return
+    main = _entry(name)
+    from ghostjax import train
+
+    study, cfg = load(path, [], entry="train" if main is train.main else "analyze", default_study="learned")
+    assert study is STUDIES[cfg.study]
+
+
+def test_siblings_share_study_and_task():
+    import tomllib
+
+    def key(name):
+        d = tomllib.loads((ROOT / "configs" / f"{name}.toml").read_text())
+        return d.get("study", "learned"), d.get("task")
+
+    for name, twin in SIBLINGS.items():
+        assert name in CONFIGS and twin in CONFIGS and twin not in SIBLINGS
+        assert key(name) == key(twin), (name, twin)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SIBLINGS else n for n in CONFIGS])
 def test_config_runs_through_its_entry_point(name, tmp_path, monkeypatch):
     from ghostjax import runio
 

@@ -136,6 +136,7 @@ TINY_LEARNED = ["train.steps=100000", "train.steps_per_call=10", "train.checkpoi
                 "eval.n_samples=64", "eval.n_steps=8", "eval.n_score=32", "eval.score_sigmas=3", 'model.kinds=["joint"]']
 
 
+@pytest.mark.slow  # a real SIGINT to a child `python -m ghostjax.train` (~14 s); in CI: tests/test_edge.py::test_ctrl_c_in_fit_checkpoints_and_names_the_step
 def test_ctrl_c_during_training_then_resume_through_the_command_line(tmp_path, capfd):
     """A real SIGINT to `python -m ghostjax.train`: one line, exit 130, a checkpoint; a corrupt
     latest.json on --resume is one line naming it; the repaired run resumes to the end."""

@@ -249,6 +249,7 @@ def test_train_entry_point_runs_the_study(tmp_path):
     assert "study" in (out / "config.toml").read_text()
 
 
+@pytest.mark.slow  # ~8 s; in CI: tests/test_configs.py runs this study (nothing written outside --out)
 def test_run_writes_nothing_and_returns_finite_results(tmp_path, monkeypatch):
     """The study interface: run(cfg) computes in memory and writes no file (the entry point writes
     its Results); the summary rows are both a metrics key and the `summary` curve."""

@@ -24,6 +24,9 @@ from ghostjax.sweeps import exact
 from ghostjax.sweeps.spec import SweepConfig, expand
 
 REPO = Path(__file__).resolve().parents[1]
+# One xdist worker runs this module (pyproject: --dist loadgroup), so the module-scoped reference
+# sweep (a subprocess, ~10 s) is computed once, not once per worker.
+pytestmark = pytest.mark.xdist_group("sweep_reference")
 TINY = """
 name = "tiny"
 kind = "exact"
@@ -232,6 +235,7 @@ def test_two_processes_gloo_same_table(reference):
     assert_same_table(table(d / "one"), table(d / "two"))
 
 
+@pytest.mark.slow  # SIGKILL of a child sweep (~9 s); resume in CI: tests/test_sweep_kinds.py
 def test_killed_sweep_resumes_to_same_table_without_recompiling(reference):
     cfg, d = reference
     out = d / "killed"

@@ -115,6 +115,7 @@ def test_guidance_sweep_matches_the_studies_sampler_and_resumes(tmp_path):
     assert table[1]["accuracy"] >= table[0]["accuracy"]
 
 
+@pytest.mark.slow  # ~10 s; in CI: tests/test_configs.py runs configs/sweep_hallucination.toml through `sweep`
 def test_hallucination_sweep_runs_resumes_and_keeps_the_floor(tmp_path):
     from ghostjax.studies.hallucination.toy.config import Data
     from ghostjax.studies.hallucination.toy.data import mixture

@@ -107,7 +107,7 @@ def test_unet_weights_do_not_depend_on_conv_impl():
     sig = jnp.asarray([0.3, 2.0])
     one_level = {**TINY, "channel_mult": (1,)}  # each conv_impl compiles its own initialiser: keep it small
     nets = [make_net("unet", dim=N * N, key=jax.random.PRNGKey(0), precond="eps", conv_impl=i, **one_level)
-            for i in ("batch", "canonical", LaxConv)]
+            for i in ("batch", LaxConv)]  # CanonicalConv's equality with LaxConv: test_conv_matches_numpy_...
     leaves = [jax.tree.leaves(eqx.filter(n, eqx.is_array)) for n in nets]
     for other in leaves[1:]:
         assert all(np.array_equal(a, b) for a, b in zip(leaves[0], other))
@@ -203,7 +203,8 @@ def test_float64_when_enabled():
 def test_training_through_fit_reduces_the_loss():
     rng = np.random.default_rng(0)
     imgs = np.where(rng.random((64, N * N)) < 0.15, 1.0, -1.0).astype(np.float32)  # sparse binary images
-    net = make_net("unet", dim=N * N, key=jax.random.PRNGKey(0), precond="eps", **TINY)
+    one_level = {**TINY, "channel_mult": (1,)}  # the two-level network: test_unet_shapes_sigma_dependence_...
+    net = make_net("unet", dim=N * N, key=jax.random.PRNGKey(0), precond="eps", **one_level)
     spec = Loss(sigma_dist="ddpm", weighting="sigma2")
     _, hist = fit(net, EmpiricalData(imgs), spec, Optim(lr=3e-3, warmup=5), seed=0, steps=40, batch=16,
                   steps_per_call=20, progress=False)
