@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import platform
 import statistics
 import sys
@@ -343,7 +344,7 @@ def main(argv=None):
     cpu = cpu_info()
     out = {
         "benchmark": "training step time vs its XLA matrix-product floor (ghostjax), PyTorch beside it (CPU, float32)",
-        "command": "python benchmarks/bench_train.py" + (f" --rounds {args.rounds} --steps {args.steps}"),
+        "command": "python benchmarks/bench_train.py " + shlex.join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "target_floor_ratio": TARGET_FLOOR_RATIO,
         "cpu": cpu,
