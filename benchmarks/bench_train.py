@@ -32,8 +32,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shlex
 import platform
+import shlex
 import statistics
 import sys
 import time

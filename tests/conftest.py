@@ -16,12 +16,11 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
-
 def run_module(module: str, *args: str) -> tuple[int, str]:
     """Run `python -m ghostjax.<module> ARGS` in this process (runpy, as -m does: the module's
     `__main__` block runs with sys.argv set) and return (exit status, stderr). The same code path as a
     subprocess without a fresh interpreter's 3 s of imports; tests/test_train_cli.py keeps one real
-    subprocess. Call it with pytest's capsys active: stderr is read back through sys.stderr."""
+    subprocess. stderr is captured by swapping sys.stderr for the call."""
     import io
     import runpy
     import sys
@@ -39,4 +38,3 @@ def run_module(module: str, *args: str) -> tuple[int, str]:
     finally:
         text, sys.argv, sys.stderr = sys.stderr.getvalue(), argv, err
     return status, text
-

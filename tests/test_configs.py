@@ -131,6 +131,7 @@ def test_every_config_has_tiny_settings():
 @pytest.mark.parametrize("name", ALL_CONFIGS)
 def test_every_config_validates(name):
     """The config (its sizes as shipped) loads through its entry point's loader: typed, every key known."""
+    from ghostjax import train
     from ghostjax.config import load_config
     from ghostjax.entry import load
     from ghostjax.studies.registry import STUDIES
@@ -140,10 +141,8 @@ def test_every_config_validates(name):
     if name.startswith("sweep_"):
         assert expand(load_config(SweepConfig, path))
         return
-    main = _entry(name)
-    from ghostjax import train
-
-    study, cfg = load(path, [], entry="train" if main is train.main else "analyze", default_study="learned")
+    entry = "train" if _entry(name) is train.main else "analyze"
+    study, cfg = load(path, [], entry=entry, default_study="learned")
     assert study is STUDIES[cfg.study]
 
 

@@ -107,7 +107,7 @@ def test_unet_weights_do_not_depend_on_conv_impl():
     sig = jnp.asarray([0.3, 2.0])
     one_level = {**TINY, "channel_mult": (1,)}  # each conv_impl compiles its own initialiser: keep it small
     nets = [make_net("unet", dim=N * N, key=jax.random.PRNGKey(0), precond="eps", conv_impl=i, **one_level)
-            for i in ("batch", LaxConv)]  # CanonicalConv's equality with LaxConv: test_conv_matches_numpy_...
+            for i in ("batch", "canonical", LaxConv)]
     leaves = [jax.tree.leaves(eqx.filter(n, eqx.is_array)) for n in nets]
     for other in leaves[1:]:
         assert all(np.array_equal(a, b) for a, b in zip(leaves[0], other))
