@@ -3,12 +3,17 @@ broadcasting or float64 leaks fail loudly (../shared/DESIGN.md, "Style")."""
 
 import os
 
-# The suite is bound by XLA compilation (tiny arrays, many programs): XLA's backend optimisation
-# level 0 compiles ~30 % faster (tests/test_nets.py + test_mixtures_matmul.py on 2 cores: 76 -> 52 s)
-# and computes the same operations. Set before the first computation initialises the backend; a
-# caller's own XLA_FLAGS setting of the level wins. Benchmarks never run under this conftest.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
+# The suite is bound by XLA compilation (tiny arrays, many programs). Two XLA:CPU settings cut it
+# and compute the same operations: backend optimisation level 0 (tests/test_nets.py +
+# test_mixtures_matmul.py on 2 cores: 76 -> 52 s) and, with it, the elemental IR emitters in place of
+# the MLIR fusion emitters (--xla_cpu_use_fusion_emitters=false: the mixture-score programs of
+# test_mixtures_matmul.py compile 4x faster, 2.0 -> 0.5 s; test_mixtures_matmul + test_nets +
+# test_integrate 147 -> 112 s on a loaded machine). Set before the first computation initialises the
+# backend; a caller's own XLA_FLAGS setting of either wins. Benchmarks never run under this conftest.
+_TEST_XLA_FLAGS = {"xla_backend_optimization_level": "0", "xla_cpu_use_fusion_emitters": "false"}
+_flags = os.environ.get("XLA_FLAGS", "")
+os.environ["XLA_FLAGS"] = " ".join([_flags] * bool(_flags) + [f"--{k}={v}" for k, v in _TEST_XLA_FLAGS.items()
+                                                             if k not in _flags])
 
 import jax  # noqa: E402
 
