@@ -4,8 +4,12 @@ is not recorded gives a marker naming it and its command, not a crash."""
 
 import math
 import random
+import tomllib
+from pathlib import Path
 
 from ghostjax.studies.hallucination import tables as T
+
+SWEEP_CONFIG = Path(__file__).resolve().parents[1] / "configs" / f"{T.G25_SWEEP}.toml"
 
 
 def _cells(table: str, first: str) -> list[str]:
@@ -86,10 +90,13 @@ def test_missing_runs_give_a_marker_naming_the_run_and_its_command(tmp_path, mon
     monkeypatch.setattr(T, "CONFIGS", tmp_path / "none")
     out = T.tables({})
     assert set(out) == {"interpolation", "convergence", "recursive", "gap", "architecture", "shapes", "samplers",
-                        "defaults"}
+                        "g25_sweep", "defaults"}
     for name, text in out.items():
-        if name != "defaults":
+        if name not in ("defaults", "g25_sweep"):
             assert text.startswith("*No recorded run `"), name
+    assert out["g25_sweep"] == (  # the sweep: its own command, which also resumes it
+        f"*No finished cell of the sweep `{T.G25_SWEEP}` yet: run it with `python -m ghostjax.sweep --config "
+        f"configs/{T.G25_SWEEP}.toml --out docs/runs/{T.G25_SWEEP}` (the same command resumes it).*\n")
     assert ("`python -m ghostjax.train --config configs/shapes_detector.toml --out docs/runs/shapes_detector`"
             in out["samplers"])
     shapes = {"meta": {"config": {"eval": {"confidence": 0.95}}}, "data": {"hallucinated": 0, "n_train": 10},
@@ -161,3 +168,36 @@ def test_rows_need_converged_networks_once_measured(monkeypatch):
     old = {"meta": {"config": {}}, "cells": [{"name": "line_1_2_3_aithal_shared_s0"}], "summary": []}
     assert C._gated(ev, "line_1_2_3")(old) == ("measured; convergence not measured in this run", "reproduced", None)
     assert C._gated(ev)({"generations": []})[0].endswith("convergence not measured in this run")
+
+
+def _sweep_cell(seed: int, kind: str, converged: dict | None) -> dict:
+    return {"cell": seed, "id": f"{kind}{seed}", "label": f"train.seed={seed},data.kind={kind}", "train.seed": seed,
+            "data.kind": kind, "train.steps": 100000, "train.batch": 10000, "eval.retention": 0.96,
+            "out_fraction": 0.0123, "out_fraction_se": 0.00036, "between_fraction": 0.0081,
+            "between_fraction_se": 0.00028, "beyond_fraction": 0.0042, "beyond_fraction_se": 0.0002, "auc": 0.9912,
+            "auc_se": 0.0011, "detection_at_retention": 0.9713, "detection_at_retention_se": 0.0041,
+            "train_s": 6843.4, "convergence": converged}
+
+
+def test_g25_sweep_lists_every_finished_cell():
+    """One row per finished cell of the sweep, by data set then seed, its numbers read from the row;
+    converged 'yes', or 'no' with the tests failed; a sweep with no row gives the marker."""
+    from ghostjax import report
+
+    cfg = tomllib.loads(SWEEP_CONFIG.read_text())
+    rows = [_sweep_cell(1, "gaussian25_rotated", _conv(True)), _sweep_cell(1, "gaussian25", _conv(False, flat=False)),
+            _sweep_cell(0, "gaussian25", _conv(True))]
+    m = report.sweep_run(T.G25_SWEEP, cfg, {"sweep": T.G25_SWEEP, "kind": "hallucination", "n_cells": 6,
+                                            "n_done": 3, "rows": rows, "curves": {}}, "hallucination")
+    t = T.tables({T.G25_SWEEP: m})["g25_sweep"]
+    lines = t.splitlines()
+    assert lines[0].split(" | ")[7] == "detection at 96 % retention" and len(lines) == 2 + len(rows)
+    assert [r.split(" | ")[:2] for r in lines[2:]] == [["| Gaussian25", "0"], ["| Gaussian25", "1"], ["| diamond", "1"]]
+    row = _cells(t, "Gaussian25")
+    assert row[1:] == ["0", "100,000 × 10,000", "0.0123 ± 0.0004", "0.0081 ± 0.0003", "0.0042 ± 0.0002",
+                       "0.991 ± 0.001", "0.971 ± 0.004", "yes", "6,843"]
+    assert lines[3].split(" | ")[8] == "no (flat)"
+    assert T.converged_word(None) == "not measured"
+    empty = report.sweep_run(T.G25_SWEEP, cfg, {"n_cells": 6, "n_done": 0, "rows": []}, "hallucination")
+    assert T.g25_sweep(empty) == T.no_cells(T.G25_SWEEP)
+

@@ -1,7 +1,10 @@
 """`python -m ghostjax.report [--runs docs/runs] [--out docs/REPRODUCTION.md] [--results docs/results] [--rerun [--with-train] [--only A,B]]`
 
 Regenerates docs/REPRODUCTION.md, one numbered row per claim of the seeds, from the recorded runs
-docs/runs/<run>/metrics.json (committed with the docs). The studies of studies.registry.STUDIES
+docs/runs/<run>/metrics.json (committed with the docs) and the recorded sweeps
+docs/runs/<sweep>/results.json of the sweep kinds that name a study (`load_runs`; a sweep is recorded,
+and resumed, by `python -m ghostjax.sweep --config configs/<sweep>.toml --out docs/runs/<sweep>`,
+never by --rerun unless --only names it). The studies of studies.registry.STUDIES
 contribute their rows in registry order: each study's `claims(runs)` gets the metrics of its
 recorded runs (the runs whose config.toml names the study; no `study` key means learned), and each
 theme's claims module may add the conventions paragraph (`conventions(runs)`) and sections after
@@ -24,37 +27,107 @@ import sys
 import tomllib
 from pathlib import Path
 
-from .config import ArgumentParser, ConfigError, RunFailed, build, cli_guard, read_toml
+from .config import ArgumentParser, ConfigError, RunFailed, build, cli_guard, load_config, read_toml
 from .studies import Claim
+from .studies.base import command
 from .studies.registry import STUDIES, Study, get
 
 DEFAULT_STUDY = "learned"  # a config without a `study` key is a learned run (python -m ghostjax.train)
+SWEEP_ENTRY = "sweep"      # the entry point of a sweep run (python -m ghostjax.sweep)
 
 
 def _command(study: Study, run: str) -> str:
-    return f"python -m ghostjax.{study.entry} --config configs/{run}.toml --out docs/runs/{run}"
+    return command(study.entry, run)
 
 
-def _study_key(path: Path) -> str:
-    """The `study` key of a run's or a config's TOML (DEFAULT_STUDY when absent)."""
+def _toml(path: Path) -> dict:
+    """The TOML table at `path` (ConfigError naming it when unreadable)."""
     try:
-        return tomllib.loads(path.read_text()).get("study", DEFAULT_STUDY)
+        return tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"--runs: {path}: unreadable ({e})") from None
 
 
+def _json(path: Path):
+    """The JSON at `path` (ConfigError naming it when unreadable)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"--runs: {path}: unreadable ({e})") from None
+
+
+def _study_key(path: Path) -> str:
+    """The `study` key of a run's or a config's TOML (DEFAULT_STUDY when absent)."""
+    return _toml(path).get("study", DEFAULT_STUDY)
+
+
+def is_sweep_config(data: dict) -> bool:
+    """Whether a parsed TOML is a sweep config (python -m ghostjax.sweep): it has a top-level `kind`."""
+    return "kind" in data
+
+
+def is_sweep(m: dict) -> bool:
+    """Whether a loaded run (a `load_runs` value) is a sweep run (`sweep_run`)."""
+    return "sweep" in m.get("meta", {})
+
+
+def sweep_run(run: str, cfg: dict, results: dict, study: str) -> dict:
+    """The run dict of the sweep run directory docs/runs/<run>, from its config.toml `cfg` (parsed) and
+    results.json `results`:
+      sweep               results.json as written (sweeps/table.py: sweep, kind, n_cells, n_done, rows, curves)
+      meta.config         the base settings every cell shares, as config.toml types them, with the
+                          sweep's `name` and `study` (what the claims' `config(m)` reads: model, train, eval, …)
+      meta.sweep          config.toml whole (kind, base, grid, cells, run)
+      meta.command        the sweep command that records it (the same command resumes it)
+      meta.elapsed_s      the finished cells' training and sampling seconds (train_s + sample_s), summed
+                          over the sessions the sweep ran in"""
+    secs = sum((r.get("train_s") or 0.0) + (r.get("sample_s") or 0.0) for r in results.get("rows", []))
+    return {"sweep": results,
+            "meta": {"config": {"name": cfg.get("name", run), "study": study, **cfg.get("base", {})},
+                     "sweep": cfg, "command": command(SWEEP_ENTRY, run), "elapsed_s": round(secs, 1)}}
+
+
+def _load_sweep(d: Path) -> tuple[str, dict] | None:
+    """(study, sweep_run dict) of the directory d holding results.json; None when its config.toml is
+    missing or not a sweep config, or its kind names no study (SweepKind.study)."""
+    path = d / "config.toml"
+    cfg = _toml(path) if path.is_file() else {}
+    if not is_sweep_config(cfg):
+        return None
+    from .sweeps.kinds import get_kind
+
+    try:
+        study = get_kind(cfg["kind"]).study
+    except ConfigError as e:
+        raise ConfigError(f"--runs: {path}: {e}") from None
+    return None if study is None else (study, sweep_run(d.name, cfg, _json(d / "results.json"), study))
+
+
+def _load_metrics(p: Path) -> tuple[str, dict]:
+    """(study, metrics) of a run's metrics.json `p`, its study read from the run's config.toml."""
+    metrics = _json(p)
+    cfg = p.parent / "config.toml"
+    study = _study_key(cfg) if cfg.is_file() else metrics.get("meta", {}).get("config", {}).get("study", DEFAULT_STUDY)
+    return study, metrics
+
+
 def load_runs(runs: Path) -> dict[str, dict[str, dict]]:
-    """{study: {run: metrics}} for every run directory under `runs` holding a metrics.json, its study
-    read from the run's config.toml; studies in registry order (unknown ones last), runs by name."""
+    """{study: {run: metrics}} of the recorded runs under `runs`; studies in registry order (unknown
+    ones last), runs by name. A recorded run is a directory holding
+      metrics.json   its metrics as written, its study read from the run's config.toml; or
+      results.json   and no metrics.json: a sweep run (config.toml a sweep config, with a top-level
+                     `kind`) of a kind that names a study (SweepKind.study), loaded as `sweep_run`
+                     gives it: {"sweep": results.json, "meta": {"config": base settings + name and
+                     study, "sweep": config.toml, "command", "elapsed_s"}}. Other kinds are skipped,
+                     and so is a sweep directory with no results.json yet (no finished cell).
+    ConfigError naming the file when one is unreadable or names an unknown sweep kind."""
+    paths = [*runs.glob("*/metrics.json"),
+             *(p for p in runs.glob("*/results.json") if not (p.parent / "metrics.json").exists())]
     found: dict[str, dict[str, dict]] = {}
-    for p in sorted(runs.glob("*/metrics.json")):
-        try:
-            metrics = json.loads(p.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ConfigError(f"--runs: {p}: unreadable ({e})") from None
-        cfg = p.parent / "config.toml"
-        study = _study_key(cfg) if cfg.is_file() else metrics.get("meta", {}).get("config", {}).get("study", DEFAULT_STUDY)
-        found.setdefault(study, {})[p.parent.name] = metrics
+    for p in sorted(paths):
+        loaded = _load_metrics(p) if p.name == "metrics.json" else _load_sweep(p.parent)
+        if loaded is not None:
+            found.setdefault(loaded[0], {})[p.parent.name] = loaded[1]
     order = [s for s in STUDIES if s in found] + sorted(s for s in found if s not in STUDIES)
     return {s: found[s] for s in order}
 
@@ -158,30 +231,38 @@ def parse_args(argv=None):
 
 
 def rerun_names(runs: Path, with_train: bool) -> list[str]:
-    """The runs --rerun records again by default: per study in registry order, its recorded runs, the
-    runs its claims read and (a study that does not train) configs/<study>.toml; the studies that
-    train only `with_train`."""
+    """The runs --rerun records again by default: per study in registry order, its recorded runs
+    (not its sweeps: their own command resumes them), the runs its claims read and (a study that
+    does not train) configs/<study>.toml; the studies that train only `with_train`."""
     recorded = load_runs(runs) if runs.is_dir() else {}
     names: list[str] = []
     for s in STUDIES.values():
         if s.trains and not with_train:
             continue
-        own = set(recorded.get(s.name, {})) | {c.run for c in s.claims({})} | (set() if s.trains else {s.name})
+        mine = {r for r, m in recorded.get(s.name, {}).items() if not is_sweep(m)}
+        own = mine | {c.run for c in s.claims({})} | (set() if s.trains else {s.name})
         names += sorted(own)
     return list(dict.fromkeys(names))
 
 
-def _validate(path: Path) -> Study:
-    """The Study of a config TOML after validating it (ConfigError naming the key)."""
+def _validate(path: Path) -> str:
+    """The entry point (train, analyze, sweep) that records a config TOML, after validating it
+    (ConfigError naming the key): a sweep config with its cells expanded, else its study's Config."""
     data = read_toml(path)
+    if is_sweep_config(data):
+        from .sweeps.spec import SweepConfig, expand
+
+        expand(load_config(SweepConfig, path))
+        return SWEEP_ENTRY
     study = get(data.get("study", DEFAULT_STUDY))
     build(study.Config, {**data, "study": study.name})
-    return study
+    return study.entry
 
 
 def rerun(args, runs: Path) -> None:
-    """Record the chosen runs again into runs/<run>, each by its study's entry point (`main`), after
-    validating every config (ConfigError before anything runs)."""
+    """Record the chosen runs again into runs/<run>, each by its entry point's `main` (its study's, or
+    ghostjax.sweep for a sweep config, which resumes it), after validating every config (ConfigError
+    before anything runs)."""
     if args.only is None:
         names = rerun_names(runs, args.with_train)
     else:
@@ -193,8 +274,8 @@ def rerun(args, runs: Path) -> None:
             raise ConfigError(f"--only: unknown run {name!r} (no {path})" if args.only is not None
                               else f"--rerun: {path}: no such config")
         todo.append((name, path, _validate(path)))
-    for name, path, study in todo:
-        entry = importlib.import_module(f"{__package__}.{study.entry}")
+    for name, path, entry_name in todo:
+        entry = importlib.import_module(f"{__package__}.{entry_name}")
         if entry.main(["--config", str(path), "--out", str(runs / name)]) != 0:
             raise RunFailed(f"--rerun: run {name} failed (see above)")
 

@@ -32,7 +32,8 @@ def claim(runs: dict[str, dict], run: str, *, seed: str, text: str, definition: 
 
 
 def config(m: dict) -> dict:
-    """The settings a recorded run ran with (metrics.json `meta.config`)."""
+    """The settings a recorded run ran with (metrics.json `meta.config`; for a sweep run, the base
+    settings its cells share, report.sweep_run)."""
     return m["meta"]["config"]
 
 
@@ -100,6 +101,18 @@ def span(xs: Iterable[int]) -> str:
     """The range of a list of dimensions: [2, 3, …, 8] -> '2…8'."""
     xs = list(xs)
     return f"{min(xs)}…{max(xs)}"
+
+
+def t_interval(xs: Iterable[float], level: float = 0.95) -> tuple[float, float]:
+    """(mean, half-width) of the Student-t interval at confidence `level` of the mean of xs (≥ 2 values):
+    t_{(1+level)/2, n−1} · s / √n with s the sample standard deviation, so the half-width carries the
+    spread between the values (e.g. between training seeds)."""
+    from statistics import mean, stdev
+
+    from scipy.stats import t
+
+    xs = list(xs)
+    return mean(xs), float(t.ppf(0.5 + level / 2, len(xs) - 1)) * stdev(xs) / math.sqrt(len(xs))
 
 
 def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:

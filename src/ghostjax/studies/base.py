@@ -61,6 +61,13 @@ class Claim:
         return dataclasses.replace(self, run=run)
 
 
+def command(entry: str, run: str) -> str:
+    """The command that records docs/runs/<run> from configs/<run>.toml with `python -m
+    ghostjax.<entry>` (entry: train, analyze, or sweep for a sweep run, which the same command
+    resumes)."""
+    return f"python -m ghostjax.{entry} --config configs/{run}.toml --out docs/runs/{run}"
+
+
 def leaves(obj: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """(dotted path, value) of every number, string or array in nested dicts and lists (a `meta`
     table aside): the one walk over metrics that the finiteness checks share."""

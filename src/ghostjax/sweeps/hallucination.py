@@ -21,6 +21,7 @@ from .kinds import TrainingKind
 
 class HallucinationKind(TrainingKind):
     name = "hallucination"
+    study = "hallucination"  # its recorded sweeps feed the toy study's claims and tables (report.load_runs)
     schema = Cell
     hidden = ("model.blocks",)  # replaced by `blocks`
     metrics = METRICS

@@ -1,6 +1,8 @@
 """Cell kinds: what one sweep cell computes. A kind is a `SweepKind`, exposed by its module as `KIND`:
 
   name            the `kind` of the sweep TOML
+  study           the study whose claims and tables read the kind's recorded sweep runs
+                  (docs/runs/<sweep>/results.json, report.load_runs); None: the report skips them
   schema          the pydantic Section a cell's settings are built and validated with
   metrics         the metric columns it adds to each row (figures plot `figure_metrics`)
   hidden          setting columns left out of the table
@@ -56,6 +58,7 @@ class SweepKind(abc.ABC):
     """What one sweep cell computes (see the module docstring)."""
 
     name: ClassVar[str]
+    study: ClassVar[str | None] = None
     schema: ClassVar[type[Section]]
     metrics: ClassVar[tuple[str, ...]]
     figure_metrics: ClassVar[tuple[str, ...]] = ()

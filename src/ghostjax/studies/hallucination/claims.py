@@ -2,24 +2,32 @@
 hallucination studies test: `hallucination(runs)` (the toy study) and `shapes(runs)`, their rows of
 docs/REPRODUCTION.md from their recorded runs {run: metrics}. Every number printed is read from the
 runs (results, or `meta.config` for the settings); the numbers typed here are the paper's claims and
-budget, and the readouts' own thresholds."""
+budget, and the readouts' own thresholds. The Gaussian25 detection row reads the paper-budget sweep
+(tables.G25_SWEEP, a report.sweep_run dict) once a cell of it has finished, else the basic-task run
+hallucination_2d_full."""
 
 from __future__ import annotations
 
 import math
 
-from .._claims_fmt import DEP, NOT, REP, about_pct, claim, config, kilo, pct_exact, pm, sci, values, wilson
+from .._claims_fmt import DEP, NOT, REP, about_pct, claim, config, kilo, pct_exact, pm, sci, t_interval, values, wilson
 from .._claims_fmt import num as _f
 from .._claims_fmt import pct as _pc
 from .tables import BLOCKS as _BLOCKS
+from .tables import G25_SWEEP
 from .tables import NOT_MEASURED as _NOT_MEASURED
 from .tables import cell as _cell
 from .tables import converged_count as _converged_count
 from .tables import convergence as _convergence
+from .tables import data_label as _data_label
+from .tables import failed_tests as _failed_tests
 from .tables import generations as _gen
 from .tables import modes as _modes
 from .tables import networks as _networks
 from .tables import rows as _rows
+from .tables import sweep_convergence as _sweep_convergence
+from .tables import sweep_kinds as _sweep_kinds
+from .tables import sweep_rows as _sweep_rows
 
 DETECTION, RETENTION = 0.95, 0.96   # the paper: removes > 95 % of hallucinations, keeps > 96 % of in-support samples
 PAPER_1D = (20_000, 10_000)         # the paper's training budget (steps, batch), 1-D
@@ -38,18 +46,23 @@ def _gated(evaluate, *prefixes: str, needs: bool = True):
     and says 'convergence not measured in this run'."""
 
     def ev(m):
-        measured, verdict, note = evaluate(m)
-        states = _convergence(m, *prefixes) if prefixes else None
-        if states is None:
-            return f"{measured}; {_NOT_MEASURED}", verdict, note
-        measured = f"{measured}; {_converged_count(states)}"
-        bad = [_short(name) + _why(c) for name, c in states if not (c and c.get("converged"))]
-        if needs and bad:  # the verdict word alone (docs/REPRODUCTION.md's vocabulary), the reason in the note
-            why = f"Not comparable (networks not converged: {', '.join(bad)}); at convergence it would read: {verdict}."
-            verdict, note = NOT_COMPARABLE, why + (f" {note}" if note else "")
-        return measured, verdict, note
+        return _gate(*evaluate(m), _convergence(m, *prefixes) if prefixes else None, needs=needs)
 
     return ev
+
+
+def _gate(measured: str, verdict: str, note: str | None, states: list | None, *, needs: bool = True) -> tuple:
+    """A row's (measured, verdict, note) with the convergence `states` ((network name, convergence dict
+    or None), None when not measured) counted into its measured text, and its verdict 'not comparable'
+    when the claim `needs` converged networks and some are not (see `_gated`)."""
+    if states is None:
+        return f"{measured}; {_NOT_MEASURED}", verdict, note
+    measured = f"{measured}; {_converged_count(states)}"
+    bad = [_short(name) + _why(c) for name, c in states if not (c and c.get("converged"))]
+    if needs and bad:  # the verdict word alone (docs/REPRODUCTION.md's vocabulary), the reason in the note
+        why = f"Not comparable (networks not converged: {', '.join(bad)}); at convergence it would read: {verdict}."
+        verdict, note = NOT_COMPARABLE, why + (f" {note}" if note else "")
+    return measured, verdict, note
 
 
 def _short(name: str) -> str:
@@ -59,11 +72,7 @@ def _short(name: str) -> str:
 
 def _why(c: dict | None) -> str:
     """Which convergence tests a network failed: ' (widths, flat)'."""
-    if not c:
-        return " (not measured)"
-    failed = [k for k, key in (("widths", "widths_ok"), ("weights", "weights_ok")) if not c.get(key)]
-    failed += ["flat" if c.get("flat_ok") is False else "flat not measured"] if not c.get("flat_ok") else []
-    return f" ({', '.join(failed)})"
+    return f" ({', '.join(_failed_tests(c))})" if c else " (not measured)"
 
 
 def _budget(m, paper, *, where: bool = False) -> str:
@@ -141,6 +150,90 @@ def _detector_2d(m):
     return text, verdict, (f"At the CPU budget ({_budget(m, PAPER_2D)}) the Gaussian25 networks leave "
                            f"{_pc(min(out))}–{_pc(max(out))} of their samples out of support, mostly widened modes and "
                            "bridges along the grid lines, which the variance does not single out.")
+
+
+# ------------------------------------------------- the Gaussian25 paper-budget sweep (tables.G25_SWEEP)
+def _has_cells(runs: dict, run: str) -> bool:
+    """Whether the sweep run `run` is recorded with at least one finished cell."""
+    return run in runs and bool(runs[run]["sweep"]["rows"])
+
+
+def _by_kind(m) -> dict[str, list[dict]]:
+    """The finished cells of a sweep run by data set (every data set of its grid, in order), by seed."""
+    rows = _sweep_rows(m)
+    return {k: [r for r in rows if r["data.kind"] == k] for k in _sweep_kinds(m)}
+
+
+def _seeds_per_kind(m) -> int:
+    """How many cells (training seeds) the sweep's grid gives each data set."""
+    return m["sweep"]["n_cells"] // len(_sweep_kinds(m))
+
+
+def _seed_text(r: dict) -> str:
+    """One cell of the sweep: 's0: detection x ± se at retention r, AUC x ± se, out of support x ± se'."""
+    return (f"s{r['train.seed']}: detection {pm(r['detection_at_retention'], r['detection_at_retention_se'], 3)} at "
+            f"retention {_f(r['retention'], 3)}, AUC {pm(r['auc'], r['auc_se'], 3)}, out of support "
+            f"{pm(r['out_fraction'], r['out_fraction_se'], 4)}")
+
+
+def _mean_text(rs: list[dict]) -> str:
+    """The mean detection over the seeds `rs` ± its 95 % t-interval ('' below two seeds)."""
+    if len(rs) < 2:
+        return ""
+    mean, half = t_interval(r["detection_at_retention"] for r in rs)
+    return f"; mean detection {pm(mean, half, 3)} (95 % t-interval over {len(rs)} seeds)"
+
+
+def _means(m) -> dict[str, float]:
+    """The mean detection at the retention over the finished seeds of each data set that has one."""
+    return {k: sum(r["detection_at_retention"] for r in rs) / len(rs) for k, rs in _by_kind(m).items() if rs}
+
+
+def _sweep_detector(m):
+    """The detector row from the sweep run: per data set its finished seeds of the grid, each seed's
+    detection at the retention, AUC and out-of-support fraction, and the mean ± 95 % t-interval over
+    the seeds; reproduced when every recorded data set's mean detection is ≥ DETECTION."""
+    n = _seeds_per_kind(m)
+    text = "; ".join(f"{_data_label(k)} ({len(rs)}/{n} seeds): " + ("; ".join(map(_seed_text, rs)) or "none finished")
+                     + _mean_text(rs) for k, rs in _by_kind(m).items())
+    means = _means(m)
+    low = [_data_label(k) for k, v in means.items() if v < DETECTION]
+    note = (f"Budget {_budget(m, PAPER_2D)}, one network per training seed and data set; the interval is a 95 % "
+            "Student-t interval over the seeds, so it carries the seed-to-seed spread"
+            + (f". Mean detection below {_pc(DETECTION)} for {' and '.join(low)}." if low else "."))
+    return text, REP if not low else NOT, note
+
+
+def _sweep_gated(m):
+    """`_sweep_detector` gated as `_gated` on the cells' convergence, and 'not comparable' while the
+    sweep has unfinished cells (the note counts them and says the same command resumes it)."""
+    measured, verdict, note = _gate(*_sweep_detector(m), _sweep_convergence(m))
+    done, total = len(m["sweep"]["rows"]), m["sweep"]["n_cells"]
+    if done < total:
+        left = f"{done} of {total} cells recorded; the sweep continues (same command resumes)."
+        note = (f"{left} {note}" if verdict == NOT_COMPARABLE else
+                f"Not comparable: {left} With the cells recorded so far it would read: {verdict}. {note}")
+        verdict = NOT_COMPARABLE
+    return measured, verdict, note
+
+
+def _sweep_def(m):
+    """The detector row's definition for the sweep: data sets, training set, budget, seeds."""
+    c = config(m)
+    kinds = " and ".join(_data_label(k) for k in _sweep_kinds(m))
+    return (f"as the row above, 2-D {kinds} ({kilo(c['data']['n_train'])} training samples); {_budget(m, PAPER_2D)}; "
+            f"{_seeds_per_kind(m)} training seeds per data set (sweep `{c['name']}`), the mean over seeds ± its 95 % "
+            "t-interval")
+
+
+def _detect_2d(runs, text: str):
+    """The Gaussian25 detection row: from the paper-budget sweep once a cell of it has finished, else
+    from the basic-task run hallucination_2d_full."""
+    if _has_cells(runs, G25_SWEEP):
+        return claim(runs, G25_SWEEP, seed="003", text=text, evaluate=_sweep_gated, definition=_with_network(_sweep_def))
+    return claim(runs, "hallucination_2d_full", seed="003", text=text, evaluate=_gated(_detector_2d, "gaussian25_aithal"),
+                 definition=_with_network(lambda m: (f"as the row above, 2-D Gaussian25 "
+                                                     f"({kilo(config(m)['data'][0]['n_train'])} training samples)")))
 
 
 def _alive_rule() -> str:
@@ -234,9 +327,7 @@ def hallucination(runs):
               "(samples outside the support)", evaluate=_gated(_interpolation, "line_1_2_3", "line_1_2_4_5"), definition=_with_network(_interp_def)),
         claim(runs, "hallucination_1d_full", seed="003", text=f"{detect} (1-D)", evaluate=_gated(_detector_1d, "line_1_2_3"),
               definition=_with_network(_detector_def)),
-        claim(runs, "hallucination_2d_full", seed="003", text=f"{detect} (Gaussian25)", evaluate=_gated(_detector_2d, "gaussian25_aithal"),
-              definition=_with_network(lambda m: (f"as the row above, 2-D Gaussian25 "
-                                                  f"({kilo(config(m)['data'][0]['n_train'])} training samples)"))),
+        _detect_2d(runs, f"{detect} (Gaussian25)"),
         claim(runs, "recursive_2d_full", seed="003", text=grow, evaluate=_gated(_recursive_grows), definition=_with_network(_grows_def)),
         claim(runs, "recursive_2d_full", seed="003", text=filt, evaluate=_gated(_recursive_filter),
               definition=_with_network(f"last generation: random − variance rule > {GROWTH_SE} se (equal sample count)")),

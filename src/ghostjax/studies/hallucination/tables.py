@@ -5,8 +5,11 @@ claims.py gets them) and returns {name: Markdown table}; the page holds each bet
 `<!-- table: hallucination:NAME -->` and `<!-- /table -->`. Every number is read from the metrics
 (results, or `meta.config` for the settings); the `defaults` table also reads configs/*.toml. A run
 that is not recorded gives a one-line marker naming the command that records it, not a table.
-The readers of the summary rows (`rows`, `cell`, `networks`, `generations`, …) are shared with
-claims.py.
+The sweep runs (SWEEPS, recorded by `python -m ghostjax.sweep`) come as report.sweep_run gives them:
+{"sweep": results.json, "meta": {"config": the base settings, "sweep": config.toml, …}}, one row per
+finished cell with its dotted settings ("data.kind", "train.seed", …) and metrics.
+The readers of the summary rows (`rows`, `cell`, `networks`, `generations`, `sweep_rows`, …) are
+shared with claims.py.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._claims_fmt import config, num, pct, pct_exact, wilson
+from ..base import command
 
 CONFIGS = Path(__file__).resolve().parents[4] / "configs"
 DASH = "–"
@@ -72,6 +76,58 @@ def converged_count(states: list[tuple[str, dict | None]]) -> str:
             f"flat {k('flat_ok')}/{n})")
 
 
+def failed_tests(c: dict) -> list[str]:
+    """Which convergence tests a `convergence` dict failed: ['widths', 'flat'] ('flat not measured'
+    when its flatness has no verdict)."""
+    failed = [k for k, key in (("widths", "widths_ok"), ("weights", "weights_ok")) if not c.get(key)]
+    return failed + (["flat" if c.get("flat_ok") is False else "flat not measured"] if not c.get("flat_ok") else [])
+
+
+G25_SWEEP = "sweep_hallucination_g25_full"  # Gaussian25 and diamond at the paper's budget, seeds × data sets
+SWEEPS = (G25_SWEEP,)                      # the sweep runs the tables and claims read
+
+
+def sweep_rows(m: dict) -> list[dict]:
+    """The finished cells of a sweep run (results.json rows), ordered by data set (DATA's order) then
+    training seed."""
+    order = list(DATA)
+    return sorted(m["sweep"]["rows"], key=lambda r: (order.index(r["data.kind"]) if r["data.kind"] in order
+                                                     else len(order), r["data.kind"], r["train.seed"]))
+
+
+def sweep_setting(m: dict, key: str) -> list:
+    """The values the sweep's grid gives the dotted setting `key` (a dotted key, "data.kind" = [...], or
+    a nested table, [grid.data] kind = [...]); [] when the grid does not vary it."""
+    grid = m["meta"]["sweep"].get("grid", {})
+    if key in grid:
+        return list(grid[key])
+    node = grid
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return []
+        node = node[part]
+    return list(node)
+
+
+def sweep_kinds(m: dict) -> list[str]:
+    """The data sets of a sweep run: its grid's data.kind, else its base data.kind."""
+    return sweep_setting(m, "data.kind") or [config(m)["data"]["kind"]]
+
+
+def cell_label(r: dict) -> str:
+    """How the tables and claims name a sweep cell: 'Gaussian25 s0'."""
+    return f"{data_label(r['data.kind'])} s{r['train.seed']}"
+
+
+def sweep_convergence(m: dict) -> list[tuple[str, dict | None]] | None:
+    """(cell label, its `convergence` dict or None) of every finished cell of a sweep run, as
+    `convergence` gives them for a basic-task run; None when no cell records convergence."""
+    rs = sweep_rows(m)
+    if not any("convergence" in r for r in rs):
+        return None
+    return [(cell_label(r), r.get("convergence")) for r in rs]
+
+
 def generations(m: dict, rule: str) -> list[dict]:
     """A recursive run's generations under `rule`, in order."""
     return sorted((r for r in m["generations"] if r["rule"] == rule), key=lambda r: r["generation"])
@@ -79,9 +135,15 @@ def generations(m: dict, rule: str) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------- formats
 def missing(*runs: str) -> str:
-    """The marker a table gets when a run it reads is not recorded."""
-    return "".join(f"*No recorded run `{r}`: record it with `python -m ghostjax.train --config configs/{r}.toml "
-                   f"--out docs/runs/{r}`.*\n" for r in runs)
+    """The marker a table gets when a run it reads is not recorded (a sweep run of SWEEPS: no cell of it
+    finished yet, and the sweep command that records and resumes it)."""
+    return "".join(no_cells(r) if r in SWEEPS else f"*No recorded run `{r}`: record it with `{command('train', r)}`.*\n"
+                   for r in runs)
+
+
+def no_cells(run: str) -> str:
+    """The marker of a sweep run with no finished cell: the command that runs it and resumes it."""
+    return f"*No finished cell of the sweep `{run}` yet: run it with `{command('sweep', run)}` (the same command resumes it).*\n"
 
 
 def f(x, nd: int = 4) -> str:
@@ -266,6 +328,34 @@ def architecture(ms: list[dict]) -> str:
     return table(header, body)
 
 
+def converged_word(c: dict | None) -> str:
+    """'yes', 'no (widths, flat)' (the tests it failed) or 'not measured' for a `convergence` dict."""
+    if not c:
+        return "not measured"
+    if c.get("converged"):
+        return "yes"
+    failed = failed_tests(c)
+    return "no" + (f" ({', '.join(failed)})" if failed else "")
+
+
+def g25_sweep(m: dict) -> str:
+    """Section 1'': every finished cell of the Gaussian25 paper-budget sweep (one trained network per
+    training seed and data set): steps × batch, census split ± binomial se, detector AUC and detection
+    at the retention ± se, convergence (the tests failed) and training seconds; the `no_cells` marker
+    when no cell has finished."""
+    rs = sweep_rows(m)
+    if not rs:
+        return no_cells(config(m)["name"])
+    header = ["data", "seed", "steps × batch", "out of support", "between", "beyond", "AUC",
+              f"detection at {pct(rs[0]['eval.retention'])} retention", "converged", "training (s)"]
+    body = [[data_label(r["data.kind"]), str(r["train.seed"]), f"{r['train.steps']:,} × {r['train.batch']:,}",
+             pm(r["out_fraction"], r.get("out_fraction_se")), pm(r["between_fraction"], r.get("between_fraction_se")),
+             pm(r["beyond_fraction"], r.get("beyond_fraction_se")), pm(r["auc"], r.get("auc_se"), 3),
+             pm(r["detection_at_retention"], r.get("detection_at_retention_se"), 3), converged_word(r.get("convergence")),
+             DASH if r.get("train_s") is None else f"{r['train_s']:,.0f}"] for r in rs]
+    return table(header, body)
+
+
 def _toy_configs(root: Path) -> dict[str, dict]:
     """{name: validated config dict} of the toy study's configs under `root` (not *_full, *_gpu)."""
     from ..registry import get
@@ -381,6 +471,7 @@ def samplers(ms: list[dict]) -> str:
 BUILDERS: dict[str, tuple[tuple[str, ...], Callable[[list[dict]], str]]] = {
     "interpolation": (BASIC, interpolation),
     "convergence": (BASIC, converged),
+    "g25_sweep": ((G25_SWEEP,), lambda ms: g25_sweep(ms[0])),
     "recursive": (RECURSIVE, recursive),
     "gap": (("hallucination_gap",), lambda ms: gap(ms[0])),
     "architecture": (ARCH, architecture),
