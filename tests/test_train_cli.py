@@ -76,6 +76,18 @@ def test_resume_without_run_exits_2(tmp_path, capsys):
     assert "no run to resume" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", [["--resume"], ["--stop-after", "5"]])
+def test_a_study_that_reruns_refuses_resume(tmp_path, capsys, flag):
+    """guidance_learned trains its networks in memory: --resume / --stop-after exit 2 with one line that
+    names it and the training studies that do resume, before anything is written."""
+    out = tmp_path / "r"
+    assert _main(["--config", str(REPO / "configs" / "guidance_learned.toml"), "--out", str(out), *flag]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "guidance_learned study reruns" in err[0], err
+    assert "only learned, hallucination, shapes resume" in err[0], err
+    assert not out.exists()
+
+
 def test_module_entry_point_exit_status(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ghostjax.train", "--out", str(tmp_path / "x"), "optim.lr=-1"],
                        cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -6,7 +6,7 @@ results into the run directory (default runs/<name>): config.toml, metrics.json,
 figures/*.png, and the checkpoints an interrupted run resumes from. Without --config it runs
 configs/quickstart.toml.
 
---resume (learned and shapes) continues an interrupted run (Ctrl-C, or --stop-after) from its
+--resume (learned, hallucination and shapes) continues an interrupted run (Ctrl-C, or --stop-after) from its
 checkpoints (the config is read back from the run directory when --config is not given); the
 resumed run ends with the same parameters as an uninterrupted one. A run directory holding a
 different config is never overwritten. Bad input prints one line and exits 2 before anything is

@@ -64,7 +64,8 @@ STUDIES: dict[str, Study] = {s.name: s for s in (  # in the order of docs/REPROD
     Study("guidance_schedules", f"{_P}.guidance.schedules", "guidance"),
     Study("edm2_tree", f"{_P}.guidance.edm2_tree", "guidance"),
     Study("guidance_learned", f"{_P}.guidance.learned", "guidance", trains=True),
-    Study("hallucination", f"{_P}.hallucination.toy", "hallucination", trains=True, sweep="hallucination"),
+    Study("hallucination", f"{_P}.hallucination.toy", "hallucination", trains=True, resumable=True,
+          sweep="hallucination"),
     Study("shapes", f"{_P}.hallucination.shapes", "hallucination", trains=True, resumable=True),
 )}
 NAMES = tuple(STUDIES)

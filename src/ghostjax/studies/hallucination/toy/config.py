@@ -96,7 +96,8 @@ class Model(Section):
 
 
 class HallucinationTrain(Train):
-    """training.Train (checkpoint_every: the sweep cells' period; the study runs keep none), and the
+    """training.Train (checkpoint_every: the period of every network's checkpoints in the run
+    directory's cells/<network>/checkpoints, or a sweep cell's), and the
     σ levels trained on: "all", or "sampler": only the σ_t ≤ eval.sigma_cap the sampler visits."""
 
     sigma_range: Literal["all", "sampler"] = "all"

@@ -2,7 +2,12 @@
 with the study's loss (DDPM σ_t, unweighted ε-MSE, or regression on the exact score; optionally only
 the σ_t the sampler visits) and optimiser (Adam 1e-3, constant, no clipping, no EMA by default).
 Batches: drawn with replacement from the training set, or (model.recipe = "aithal") its consecutive
-blocks walked in order as Aithal et al.'s DataStreamer does (`WalkedBatches`)."""
+blocks walked in order as Aithal et al.'s DataStreamer does (`WalkedBatches`).
+
+With a runio.Workspace (`train(..., workspace=ws, name=...)`) each network keeps training.fit's
+checkpoints in ws.checkpoints(name), continues from them on --resume (bitwise the parameters of an
+uninterrupted run) and stops at ws.stop_after by raising `Stopped` (the study's run returns
+Results(stopped_at=step))."""
 
 from __future__ import annotations
 
@@ -18,10 +23,28 @@ from ....data import EmpiricalData
 from ....losses import Loss
 from ....nets import AbstractScoreNet
 from ....processes import linear_betas
+from ....runio import Workspace
 from ....training import AbstractStepData, ema_model, fit
 from .config import Config
 from .evaluate import ddpm_sigmas
 from .nets import RECIPES
+
+
+class Stopped(Exception):
+    """A network's training stopped at the workspace's stop_after step (a checkpoint is kept)."""
+
+    def __init__(self, step: int, name: str):
+        super().__init__(f"{name}: stopped at step {step} (resume with --resume)")
+        self.step, self.name = step, name
+
+
+def in_workspace(workspace: Workspace | None, name: str) -> dict:
+    """fitting.train's checkpoint arguments for network `name` of a run with `workspace` (None: train
+    in memory): {ckpt_dir, resume, stop_after, meta}."""
+    if workspace is None:
+        return {"ckpt_dir": None, "resume": False, "stop_after": None, "meta": None}
+    return {"ckpt_dir": workspace.checkpoints(name), "resume": workspace.resume_training(name),
+            "stop_after": workspace.stop_after, "meta": {**workspace.meta, "cell": name}}
 
 
 class _Block(eqx.Module):
@@ -67,13 +90,15 @@ class WalkedBatches(AbstractStepData):
 def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | None = None,
           target: str | None = None, progress: bool = True, desc: str = "train",
           ckpt_dir: str | Path | None = None, resume: bool = False, meta: dict | None = None,
-          snapshot_at: tuple[int, ...] = (), on_snapshot: Callable[[int, AbstractScoreNet], None] | None = None
-          ) -> tuple[AbstractScoreNet, dict]:
+          snapshot_at: tuple[int, ...] = (), on_snapshot: Callable[[int, AbstractScoreNet], None] | None = None,
+          workspace: Workspace | None = None, name: str = "") -> tuple[AbstractScoreNet, dict]:
     """Train `net` on `data` (an EmpiricalData, walked in blocks under model.recipe = "aithal", or a
     GaussianMixture for fresh draws / exact-score regression). Returns (the trained model, its EMA
     when optim.ema_decay > 0, and a small log).
     ckpt_dir / resume: training.fit's checkpoints (every train.checkpoint_every steps and at the end)
-    and continuing from them (sweep cells use both).
+    and continuing from them (sweep cells use both). workspace / name: the same through a run's
+    Workspace (`in_workspace`; overrides ckpt_dir, resume and meta), and its stop_after: `Stopped` is
+    raised once training stops there.
     snapshot_at / on_snapshot: on_snapshot(step, model) at each of these steps (the model as returned:
     the EMA when optim.ema_decay > 0), through fit's on_chunk at the end of a chunk (the steps must
     be chunk ends: multiples of train.steps_per_call or `steps`, as convergence.snapshot_steps gives);
@@ -92,11 +117,17 @@ def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | N
             on_snapshot(int(state.step), ema_model(state) if cfg.optim.ema_decay > 0 else state.model)
             spent[0] += time.perf_counter() - t
 
+    stop_after = None
+    if workspace is not None:
+        w = in_workspace(workspace, name)
+        ckpt_dir, resume, meta, stop_after = w["ckpt_dir"], w["resume"], w["meta"], w["stop_after"]
     t0 = time.perf_counter()
     state, hist = fit(net, data, loss, cfg.optim, seed=seed, steps=steps, batch=cfg.train.batch,
                       steps_per_call=min(cfg.train.steps_per_call, steps), progress=progress, desc=desc,
                       ckpt_dir=ckpt_dir, resume=resume, checkpoint_every=cfg.train.checkpoint_every, meta=meta,
-                      on_chunk=on_chunk if at else None)
+                      stop_after=stop_after, on_chunk=on_chunk if at else None)
+    if int(state.step) < steps:
+        raise Stopped(int(state.step), name or desc)
     model = ema_model(state) if cfg.optim.ema_decay > 0 else state.model
     log = {"steps": steps, "batch": cfg.train.batch, "target": loss.target,
            "train_s": round(time.perf_counter() - t0 - spent[0], 2), **({"snapshot_s": round(spent[0], 2)} if at else {}),

@@ -23,6 +23,7 @@ import numpy as np
 
 from ....metrics import hallucination as hm
 from ....metrics.census import GHOST, REAL, classify
+from ....runio import Workspace
 from ...base import Results
 from . import report
 from .config import Config, Variant
@@ -55,7 +56,7 @@ def fit_trend(x: list[float], y: list[float]) -> dict:
             "power_intercept": float(p_int), "power_rms": float(np.sqrt(np.mean((lb - p_int - power * np.log(a)) ** 2)))}
 
 
-def run_gap(cfg: Config, progress: bool, log) -> Results:
+def run_gap(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> Results:
     """The gap task: metrics {fits, between_per_gap_vs_K, summary, cells}, figure gap_trend."""
     E, d = cfg.eval, cfg.data[0]
     rows, cells = [], []
@@ -67,7 +68,7 @@ def run_gap(cfg: Config, progress: bool, log) -> Results:
             exact = hm.support_split(np.asarray(ex), gm, E.tail)
             net = build_net(cfg.model, 1, key=net_key(cfg.train.seed), blocks=cfg.model.blocks[0])
             model, tlog = train(cfg, net, training_set(dd, gm), seed=cfg.train.seed, progress=progress,
-                                desc=f"K={k} gap={gap:g}")
+                                desc=f"K={k} gap={gap:g}", workspace=ws, name=f"K{k}_gap{gap:g}")
             x, traj = draw(model, 1, E.n_samples, key=_key(cfg, i, j, 1), loss=cfg.loss, E=E)
             m = measure(x, traj, gm, E, windows=False)
             r = row(f"K{k}_gap{gap:g}", label(dd), cfg.model.kind, cfg.train.seed, m,
@@ -119,7 +120,7 @@ def _variant_net(cfg: Config, v: Variant, dim: int, seed: int):
                      width=v.width, depth=v.depth, t_proj=v.t_proj)
 
 
-def run_architecture(cfg: Config, progress: bool, log) -> Results:
+def run_architecture(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> Results:
     """The architecture task: metrics {exact, summary, cells}, figure architecture."""
     E, d = cfg.eval, cfg.data[0]
     gm, name = mixture(d), label(d)
@@ -133,7 +134,7 @@ def run_architecture(cfg: Config, progress: bool, log) -> Results:
         for s in (cfg.sweep.seeds or (cfg.train.seed,)):
             net = _variant_net(cfg, v, gm.dim, s)
             model, tlog = train(cfg, net, data if v.source == "fixed" else gm, seed=s, steps=v.steps, target=v.target,
-                                progress=progress, desc=v.name)
+                                progress=progress, desc=v.name, workspace=ws, name=f"{v.name}_s{s}")
             x, traj = draw(model, gm.dim, E.n_samples, key=_key(cfg, 1), loss=cfg.loss, E=E)
             m = measure(x, traj, gm, E, windows=False)
             err = score_error_between(model, gm, cfg.loss, E.sigma_cap)
@@ -161,7 +162,7 @@ def ghost_detection(x, traj, gm, cfg: Config) -> dict:
     return out
 
 
-def run_ghosts(cfg: Config, progress: bool, log) -> Results:
+def run_ghosts(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> Results:
     """The ghosts task: metrics {summary, cells}, figure ghost_roc."""
     E, d = cfg.eval, cfg.data[0]
     gm, name = mixture(d), label(d)
@@ -170,7 +171,7 @@ def run_ghosts(cfg: Config, progress: bool, log) -> Results:
     for v in cfg.sweep.variants:
         net = _variant_net(cfg, v, gm.dim, cfg.train.seed)
         model, tlog = train(cfg, net, data if v.source == "fixed" else gm, seed=cfg.train.seed, steps=v.steps,
-                            target=v.target, progress=progress, desc=v.name)
+                            target=v.target, progress=progress, desc=v.name, workspace=ws, name=v.name)
         scores.append((v.name, model, tlog))
     rows, cells, curves = [], [], []
     for i, (sname, score, tlog) in enumerate(scores):

@@ -19,6 +19,7 @@ import numpy as np
 
 from ....data import EmpiricalData
 from ....metrics import hallucination as hm
+from ....runio import Workspace
 from ...base import Results
 from . import report
 from .config import Config
@@ -39,7 +40,7 @@ def select(rule: str, x: np.ndarray, score: np.ndarray, n: int, *, key: jax.Arra
     return np.arange(n)
 
 
-def run_recursive(cfg: Config, progress: bool, log) -> Results:
+def run_recursive(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> Results:
     """The recursive task: metrics {data, n_keep, n_extra, generations, cells, summary}, figures
     recursive_<data> and mode_weights_<data>."""
     E, R = cfg.eval, cfg.recursive
@@ -55,7 +56,8 @@ def run_recursive(cfg: Config, progress: bool, log) -> Results:
 
     def generation(data, g: int, salt: int, desc: str):
         net = build_net(cfg.model, gm.dim, key=net_key(seed, 100 + g), blocks=blocks)
-        model, tlog = train(cfg, net, data, seed=seed + g, progress=progress, desc=desc)
+        model, tlog = train(cfg, net, data, seed=seed + g, progress=progress, desc=desc, workspace=ws,
+                            name=desc.replace(" ", "_"))
         key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(E.seed), g), salt)
         x, traj = draw(model, gm.dim, n + m, key=key, loss=cfg.loss, E=E)
         meas = measure(x, traj, gm, E, windows=False)

@@ -1,11 +1,16 @@
 """The study driver: `run(cfg, *, progress, resume)` runs the config's task and returns its Results
 (studies/base.py): metrics.json's content, summary.csv and window_study.csv as curves, figures. It
-writes nothing; every network trains in memory.
+writes nothing itself (checkpoints go through the Workspace, see below).
 
 basic: for each [[data]] table, the exact score and every (block variant × seed) network, trained
 from scratch on the fixed training set at the same budget, sample through the same sampler; each
 sample set gets the support split, mode weights, the detector (AUC, detection at retention, the
 selection rule) and, for networks, the window study.
+
+Every task trains its networks through fitting.train with the run's Workspace (when the entry point
+gives one): each network keeps checkpoints in cells/<network>/checkpoints of the run directory, an
+interrupted run continues from them with --resume (bitwise the same parameters, hence the same
+samples and numbers), and --stop-after N stops at the first network that reaches step N.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import numpy as np
 
 from ....metrics import hallucination as hm
 from ....plots import window_study_figure
+from ....runio import Workspace
 from ...base import Results, no_progress
 from . import convergence, report
 from .config import Config
 from .data import label, mixture, training_set
 from .evaluate import draw, labels, measure
-from .fitting import net_key, train
+from .fitting import Stopped, net_key, train
 from .nets import build_net
 from .summary import row
 
@@ -38,7 +44,7 @@ def _key(cfg: Config, *salt: int) -> jax.Array:
     return k
 
 
-def run_basic(cfg: Config, progress: bool, log) -> Results:
+def run_basic(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> Results:
     """The basic task: metrics {cells, summary}, curves {window_study}, figures samples_<data>,
     roc_<data>, window_study_<data>."""
     E = cfg.eval
@@ -61,9 +67,10 @@ def run_basic(cfg: Config, progress: bool, log) -> Results:
             for s in seeds(cfg):
                 cname = f"{name}_{cfg.model.kind}_{b}_s{s}"
                 net = build_net(cfg.model, gm.dim, key=net_key(s), blocks=b)
-                snaps = convergence.Snapshots(cfg, gm)
+                snaps = convergence.Snapshots(cfg, gm, ckpt_dir=None if ws is None else ws.checkpoints(cname),
+                                              resume=ws is not None and ws.resume_training(cname))
                 model, tlog = train(cfg, net, data, seed=s, progress=progress, desc=cname, snapshot_at=snaps.steps,
-                                    on_snapshot=snaps)
+                                    on_snapshot=snaps, workspace=ws, name=cname)
                 t0 = time.perf_counter()
                 x, traj = draw(model, gm.dim, E.n_samples, key=_key(cfg, i, 1), loss=cfg.loss, E=E)
                 m = measure(x, traj, gm, E, windows=True)
@@ -100,17 +107,21 @@ def run_basic(cfg: Config, progress: bool, log) -> Results:
                    figures=figures)
 
 
-def run(cfg: Config, *, progress=no_progress, resume=None) -> Results:
+def run(cfg: Config, *, progress=no_progress, resume: Workspace | None = None) -> Results:
     """Run the config's task and return its Results: metrics {task, summary rows, cells, ...}, the
     summary rows as the `summary` curve (summary.csv) beside the task's curves and figures, and the
-    per-network lines as the summary text. Writes nothing. progress: no_progress (silent) or a
-    tqdm-like wrapper (training bars shown); resume: ignored (this study reruns; its networks train
-    in memory)."""
+    per-network lines as the summary text. Writes nothing itself. progress: no_progress (silent) or
+    a tqdm-like wrapper (training bars shown); resume: None (networks train in memory) or a
+    runio.Workspace holding every network's checkpoints (see the module docstring); a run stopped at
+    resume.stop_after returns only `stopped_at`."""
     from . import questions, recursive
 
     tasks = {"basic": run_basic, "recursive": recursive.run_recursive, "gap": questions.run_gap,
              "architecture": questions.run_architecture, "ghosts": questions.run_ghosts}
     lines: list[str] = []
-    res = tasks[cfg.task](cfg, progress is not no_progress, lines.append)
+    try:
+        res = tasks[cfg.task](cfg, progress is not no_progress, lines.append, resume)
+    except Stopped as e:
+        return Results({}, stopped_at=e.step, summary=str(e))
     return Results({"task": cfg.task, **res.metrics}, curves={"summary": res.metrics["summary"], **res.curves},
                    figures=res.figures, summary="\n".join(lines))
