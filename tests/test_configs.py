@@ -92,6 +92,7 @@ TINY = {
                        "run.batch_cells=1", 'run.cache_dir="none"'],
     "sweep_hallucination": ['grid."data.gap"=[8.0]', 'grid."train.seed"=[0]', "base.train.steps=20",
                             "base.train.batch=32", "base.train.steps_per_call=10", "base.eval.n_samples=64",
+                            "base.eval.convergence_samples=0",  # the cell's snapshots: tests/test_convergence.py
                             'run.cache_dir="none"'],
     "sweep_learned": ['grid."data.dim"=[2]', 'grid."loss.band_factor"=[1.0]', 'grid.net=["joint"]',
                       'grid."train.seed"=[0]', "base.train.steps=20", "base.train.batch=32",
