@@ -7,9 +7,10 @@ import random
 import tomllib
 from pathlib import Path
 
+from ghostjax.studies.hallucination import readers as R
 from ghostjax.studies.hallucination import tables as T
 
-SWEEP_CONFIG = Path(__file__).resolve().parents[1] / "configs" / f"{T.G25_SWEEP}.toml"
+SWEEP_CONFIG = Path(__file__).resolve().parents[1] / "configs" / f"{R.G25_SWEEP}.toml"
 
 
 def _cells(table: str, first: str) -> list[str]:
@@ -95,8 +96,8 @@ def test_missing_runs_give_a_marker_naming_the_run_and_its_command(tmp_path, mon
         if name not in ("defaults", "g25_sweep"):
             assert text.startswith("*No recorded run `"), name
     assert out["g25_sweep"] == (  # the sweep: its own command, which also resumes it
-        f"*No finished cell of the sweep `{T.G25_SWEEP}` yet: run it with `python -m ghostjax.sweep --config "
-        f"configs/{T.G25_SWEEP}.toml --out docs/runs/{T.G25_SWEEP}` (the same command resumes it).*\n")
+        f"*No finished cell of the sweep `{R.G25_SWEEP}` yet: run it with `python -m ghostjax.sweep --config "
+        f"configs/{R.G25_SWEEP}.toml --out docs/runs/{R.G25_SWEEP}` (the same command resumes it).*\n")
     assert ("`python -m ghostjax.train --config configs/shapes_detector.toml --out docs/runs/shapes_detector`"
             in out["samplers"])
     shapes = {"meta": {"config": {"eval": {"confidence": 0.95}}}, "data": {"hallucinated": 0, "n_train": 10},
@@ -144,10 +145,10 @@ def test_convergence_table_and_count_read_the_cells():
     assert sh[1:5] == ["shared blocks", "yes", "0.030 (yes)", "1.2 (yes)"]
     assert sh[5] == "0.0090, 0.0085, 0.0091 (9,750, 11,000, 12,000)" and sh[6:] == ["0.0006 ± 0.0019", "yes"]
     assert "| independent | no | 0.140 (no) |" in ind
-    states = T.convergence(m, "line_1_2_3")
-    assert T.converged_count(states) == "networks converged: 1/2 (widths 1/2, weights 2/2, flat 2/2)"
+    states = R.convergence(m, "line_1_2_3")
+    assert R.converged_count(states) == "networks converged: 1/2 (widths 1/2, weights 2/2, flat 2/2)"
     old = {"meta": {"config": {"name": "hallucination_2d_full"}}, "cells": [{"name": "x"}], "summary": []}
-    assert T.convergence(old) is None and T.converged([m, old]).startswith("*Convergence not measured in this run")
+    assert R.convergence(old) is None and T.converged([m, old]).startswith("*Convergence not measured in this run")
 
 
 def test_rows_need_converged_networks_once_measured(monkeypatch):
@@ -187,9 +188,9 @@ def test_g25_sweep_lists_every_finished_cell():
     cfg = tomllib.loads(SWEEP_CONFIG.read_text())
     rows = [_sweep_cell(1, "gaussian25_rotated", _conv(True)), _sweep_cell(1, "gaussian25", _conv(False, flat=False)),
             _sweep_cell(0, "gaussian25", _conv(True))]
-    m = report.sweep_run(T.G25_SWEEP, cfg, {"sweep": T.G25_SWEEP, "kind": "hallucination", "n_cells": 6,
+    m = report.sweep_run(R.G25_SWEEP, cfg, {"sweep": R.G25_SWEEP, "kind": "hallucination", "n_cells": 6,
                                             "n_done": 3, "rows": rows, "curves": {}}, "hallucination")
-    t = T.tables({T.G25_SWEEP: m})["g25_sweep"]
+    t = T.tables({R.G25_SWEEP: m})["g25_sweep"]
     lines = t.splitlines()
     assert lines[0].split(" | ")[7] == "detection at 96 % retention" and len(lines) == 2 + len(rows)
     assert [r.split(" | ")[:2] for r in lines[2:]] == [["| Gaussian25", "0"], ["| Gaussian25", "1"], ["| diamond", "1"]]
@@ -197,7 +198,7 @@ def test_g25_sweep_lists_every_finished_cell():
     assert row[1:] == ["0", "100,000 × 10,000", "0.0123 ± 0.0004", "0.0081 ± 0.0003", "0.0042 ± 0.0002",
                        "0.991 ± 0.001", "0.971 ± 0.004", "yes", "6,843"]
     assert lines[3].split(" | ")[8] == "no (flat)"
-    assert T.converged_word(None) == "not measured"
-    empty = report.sweep_run(T.G25_SWEEP, cfg, {"n_cells": 6, "n_done": 0, "rows": []}, "hallucination")
-    assert T.g25_sweep(empty) == T.no_cells(T.G25_SWEEP)
+    assert R.converged_word(None) == "not measured"
+    empty = report.sweep_run(R.G25_SWEEP, cfg, {"n_cells": 6, "n_done": 0, "rows": []}, "hallucination")
+    assert T.g25_sweep(empty) == R.no_cells(R.G25_SWEEP)
 

@@ -15,6 +15,6 @@ from .classify import CATEGORIES, Classification, classify
 from .config import Config
 from .data import FULL, HALF, ShapesData, generate
 from .run import run
-from ..claims import shapes as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
+from ..claims_shapes import shapes as claims  # noqa: F401 (the study's rows of docs/REPRODUCTION.md)
 
 __all__ = ["CATEGORIES", "Classification", "Config", "FULL", "HALF", "ShapesData", "classify", "generate", "run"]
