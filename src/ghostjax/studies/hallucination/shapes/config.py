@@ -1,9 +1,14 @@
 """The shapes study's config: one pydantic section per TOML table.
 
-`study = "shapes"`. Tables: `[data]` (Simple Shapes size, count, seed), `[model]` (the score network:
+`study = "shapes"` and `task` pick what runs:
+  basic      train one network on Simple Shapes, sample it, classify the samples, run the detector
+  recursive  G generations, each trained from scratch on n images drawn from the previous one and
+             kept by a selection rule (recursive.py)
+Tables: `[data]` (Simple Shapes size, count, seed), `[model]` (the score network:
 a UNet by default; any kind of nets.NETS, taking the hyperparameters it accepts), `[loss]`
 (losses.Loss, DDPM ε-prediction), `[optim]` (training.Optim), `[train]` (training.Train), `[eval]`
-(sampler and detector), `[classify]` (the hallucination classifier). A table is read over the
+(sampler and detector), `[classify]` (the hallucination classifier), `[recursive]` (the recursive
+task). A table is read over the
 study's defaults (the Config fields' defaults below). Defaults are the CPU budget (32×32);
 configs/shapes_gpu.toml holds the paper-scale 64×64 settings.
 """
@@ -20,6 +25,7 @@ from ....losses import Loss
 from ....metrics.hallucination import WINDOW_STATS
 from ....nets import NETS
 from ....training import Optim, Train
+from ..selection import RULE_NAMES
 
 
 class Data(Section):
@@ -77,9 +83,26 @@ class Classify(Section):
     min_iou: float = Field(0.8, gt=0, le=1)   # a blob is a shape when its IoU with it is at least this
 
 
+class Recursive(Section):
+    """The recursive task: `generations` networks per rule (generation 0, on the Simple Shapes set, is
+    shared by the rules); each generation draws n_keep + round(n_keep · eval.extra_fraction) images
+    and keeps n_keep of them by the rule (studies/hallucination/selection.py) to train the next."""
+
+    generations: int = Field(5, ge=2)
+    rules: tuple[Literal[RULE_NAMES], ...] = ("random", "variance")  # type: ignore[valid-type]
+    n_keep: int = Field(0, ge=0)              # images kept per generation; 0: data.n_train
+
+    @pydantic.model_validator(mode="after")
+    def _rules(self) -> Recursive:
+        if not self.rules or len(set(self.rules)) != len(self.rules):
+            raise ValueError(f"rules: name each rule once, at least one, got {list(self.rules)}")
+        return self
+
+
 class Config(Section):
     study: Literal["shapes"] = "shapes"
     name: RunName = "shapes"
+    task: Literal["basic", "recursive"] = "basic"
     data: Data = Data()
     model: Model = Model()
     loss: Loss = Loss.ddpm(1e-4, 0.02)
@@ -87,6 +110,7 @@ class Config(Section):
     train: Train = Train(steps=3000, batch=32, steps_per_call=50)
     eval: Eval = Eval()
     classify: Classify = Classify()
+    recursive: Recursive = Recursive()
 
     @pydantic.model_validator(mode="after")
     def _rules(self) -> Config:

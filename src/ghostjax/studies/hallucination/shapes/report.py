@@ -65,3 +65,26 @@ def score_histogram(scores: np.ndarray, positive: np.ndarray):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def rate_figure(rows: list[dict], title: str):
+    """The hallucination rate per generation, one line per rule, with its Wilson interval as error
+    bars; rows: recursive.run_recursive's generation rows {rule, generation, rate, ci_lo, ci_hi}."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.0, 3.6))
+    ax = fig.subplots()
+    rules = list(dict.fromkeys(r["rule"] for r in rows))
+    for i, rule in enumerate(rules):
+        rs = sorted((r for r in rows if r["rule"] == rule), key=lambda r: r["generation"])
+        g = np.array([r["generation"] for r in rs], float) + 0.06 * (i - (len(rules) - 1) / 2)  # side by side
+        p = np.array([r["rate"] for r in rs])
+        err = np.array([[r["rate"] - r["ci_lo"] for r in rs], [r["ci_hi"] - r["rate"] for r in rs]])
+        ax.errorbar(g, p, yerr=err, marker="o", ms=4, capsize=3, lw=1.2, label=rule)
+    ax.set_xticks(sorted({r["generation"] for r in rows}))
+    ax.set(xlabel="generation", ylabel="hallucinated fraction of the draws", title=title)
+    ax.set_ylim(bottom=0)
+    ax.title.set_fontsize(8)
+    ax.legend(fontsize=7, title="selection", title_fontsize=7)
+    fig.tight_layout()
+    return fig

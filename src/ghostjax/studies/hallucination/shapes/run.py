@@ -41,14 +41,17 @@ def build_net(cfg: Config, *, key: jax.Array) -> AbstractScoreNet:
     return make_net(cfg.model.kind, cfg.data.size ** 2, key=key, **hyper)
 
 
-def sample(cfg: Config, model, progress=no_progress) -> tuple[np.ndarray, np.ndarray, dict]:
-    """eval.n_samples images [n, H·W], their detector scores [n] and, with eval.window_max, the
-    window study's scores {(stat, length, offset): [n]} (metrics.hallucination.window_study_scores;
+def sample(cfg: Config, model, progress=no_progress, *, n: int | None = None, key: jax.Array | None = None
+           ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """n (default eval.n_samples) images [n, H·W], their detector scores [n] and, with eval.window_max,
+    the window study's scores {(stat, length, offset): [n]} (metrics.hallucination.window_study_scores;
     else {}), drawn eval.batch at a time (one compilation: every call has the same shapes, the last
-    batch is cut). progress: wraps the loop over batches (studies.base.no_progress: silent)."""
+    batch is cut), batch i with fold_in(key, i) (key default PRNGKey(eval.seed)). progress: wraps the
+    loop over batches (studies.base.no_progress: silent)."""
     E, dim = cfg.eval, cfg.data.size ** 2
-    n_calls = math.ceil(E.n_samples / E.batch)
-    key = jax.random.PRNGKey(E.seed)
+    n = E.n_samples if n is None else n
+    n_calls = math.ceil(n / E.batch)
+    key = jax.random.PRNGKey(E.seed) if key is None else key
     xs, scores, study = [], [], []
     for i in progress(range(n_calls), desc="sample", unit="batch"):
         x, traj = ddpm.draw(model, dim, E.batch, key=jax.random.fold_in(key, i), loss=cfg.loss, sigma_cap=E.sigma_cap,
@@ -57,8 +60,8 @@ def sample(cfg: Config, model, progress=no_progress) -> tuple[np.ndarray, np.nda
         scores.append(np.asarray(hm.window_statistic(traj[-E.window:], E.stat)))
         if E.window_max:
             study.append(hm.window_study_scores(traj, E.window))
-    cat = {k: np.concatenate([s[k] for s in study])[:E.n_samples] for k in (study[0] if study else {})}
-    return np.concatenate(xs)[:E.n_samples], np.concatenate(scores)[:E.n_samples], cat
+    cat = {k: np.concatenate([s[k] for s in study])[:n] for k in (study[0] if study else {})}
+    return np.concatenate(xs)[:n], np.concatenate(scores)[:n], cat
 
 
 def rate(k: int, n: int, confidence: float) -> dict:
@@ -87,24 +90,28 @@ def detectors(c: Classification, scores: np.ndarray, cfg: Config) -> tuple[dict 
     return main, per
 
 
-def train(cfg: Config, x_train: np.ndarray, *, progress=no_progress, resume: Workspace | None = None
-          ) -> tuple[AbstractScoreNet | None, dict, int]:
+def train(cfg: Config, x_train: np.ndarray, *, progress=no_progress, resume: Workspace | None = None,
+          seed: int | None = None, cell: str = "") -> tuple[AbstractScoreNet | None, dict, int]:
     """Train the [model] network on x_train [n, H·W]: (the network to sample — its EMA when
     optim.ema_decay > 0, None when training stopped early —, the training log, the step reached).
+    seed: of the initialisation (fold_in(PRNGKey(seed), 7)) and the batches (default train.seed).
 
     resume: None trains in memory; a runio.Workspace keeps training.fit's checkpoints in
-    resume.checkpoints() (with resume.meta), continues from them when resume.resume_training()
+    resume.checkpoints(cell) ('' : the run's one network, checkpoints/; else cells/<cell>/checkpoints,
+    with the cell's name in their meta), continues from them when resume.resume_training(cell)
     (bitwise the same parameters as an uninterrupted run) and stops at resume.stop_after."""
-    net = build_net(cfg, key=jax.random.fold_in(jax.random.PRNGKey(cfg.train.seed), 7))
-    n_params = int(sum(a.size for a in jax.tree.leaves(net) if hasattr(a, "size") and hasattr(a, "dtype")))
     T, ws = cfg.train, resume
+    seed = T.seed if seed is None else seed
+    net = build_net(cfg, key=jax.random.fold_in(jax.random.PRNGKey(seed), 7))
+    n_params = int(sum(a.size for a in jax.tree.leaves(net) if hasattr(a, "size") and hasattr(a, "dtype")))
+    meta = None if ws is None else ({**ws.meta, "cell": cell} if cell else ws.meta)
     t0 = time.perf_counter()
-    state, hist = fit(net, EmpiricalData(x_train), cfg.loss, cfg.optim, seed=T.seed, steps=T.steps, batch=T.batch,
+    state, hist = fit(net, EmpiricalData(x_train), cfg.loss, cfg.optim, seed=seed, steps=T.steps, batch=T.batch,
                       steps_per_call=min(T.steps_per_call, T.steps), checkpoint_every=T.checkpoint_every,
-                      ckpt_dir=None if ws is None else ws.checkpoints(),
-                      resume=ws is not None and ws.resume_training(),
-                      stop_after=None if ws is None else ws.stop_after, meta=None if ws is None else ws.meta,
-                      progress=progress is not no_progress, desc=f"train {cfg.model.kind}")
+                      ckpt_dir=None if ws is None else ws.checkpoints(cell),
+                      resume=ws is not None and ws.resume_training(cell),
+                      stop_after=None if ws is None else ws.stop_after, meta=meta,
+                      progress=progress is not no_progress, desc=f"train {cell or cfg.model.kind}")
     step = int(state.step)
     if step < T.steps:  # stopped early (stop_after): only the checkpoint is kept
         return None, {}, step
@@ -117,10 +124,19 @@ def train(cfg: Config, x_train: np.ndarray, *, progress=no_progress, resume: Wor
 
 
 def run(cfg: Config, *, progress=no_progress, resume: Workspace | None = None) -> Results:
+    """Run the config's task (basic: `run_basic`; recursive: recursive.run_recursive) and return its
+    Results. Writes nothing: checkpoints go through `resume` (see `train`); a run stopped at
+    resume.stop_after returns only `stopped_at`."""
+    from .recursive import run_recursive
+
+    tasks = {"basic": run_basic, "recursive": run_recursive}
+    return tasks[cfg.task](cfg, progress, resume)
+
+
+def run_basic(cfg: Config, progress=no_progress, resume: Workspace | None = None) -> Results:
     """Train, sample, classify, measure; return the Results (metrics.json's content; curves summary
     and window_study; samples.npz; figures training_images, samples, roc, detector_scores,
-    window_study). Writes nothing: checkpoints go through `resume` (see `train`); a run stopped at
-    resume.stop_after returns only `stopped_at`."""
+    window_study)."""
     data = generate(cfg.data.n_train, cfg.data.size, cfg.data.seed)
     g = data.geometry
     x_train = data.model_inputs()

@@ -1,5 +1,6 @@
 """Recursive training (Aithal et al. §6): generation 0 trains on the real training set; generation
-g + 1 trains from scratch on n samples of generation g, chosen by a rule from n + m draws:
+g + 1 trains from scratch on n samples of generation g, chosen by a rule from n + m draws
+(the theme's selection.RULES):
 
   none      the first n draws (no selection; distributed as `random`, so the two are replicates)
   random    n of the n + m draws at random
@@ -21,6 +22,7 @@ from ....data import EmpiricalData
 from ....metrics import hallucination as hm
 from ....runio import Workspace
 from ...base import Results
+from ..selection import select
 from . import report
 from .config import Config
 from .data import label, mixture, training_set
@@ -29,15 +31,6 @@ from .fitting import net_key, train
 from .nets import build_net
 
 ALIVE = 0.2  # a mode is alive while it holds at least this share of 1/K of the samples
-
-
-def select(rule: str, x: np.ndarray, score: np.ndarray, n: int, *, key: jax.Array) -> np.ndarray:
-    """Indices of the n rows of x kept by `rule`."""
-    if rule == "variance":
-        return hm.select_lowest(score, n)
-    if rule == "random":
-        return np.sort(np.asarray(jax.random.choice(key, x.shape[0], (n,), replace=False)))
-    return np.arange(n)
 
 
 def run_recursive(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> Results:
@@ -69,7 +62,7 @@ def run_recursive(cfg: Config, progress: bool, log, ws: Workspace | None = None)
         data = real
         for g in range(R.generations):
             x, score, meas, tlog = gen0 if g == 0 else generation(data, g, r_i + 1, f"{rule} gen {g}")
-            keep = select(rule, x, score, n, key=jax.random.fold_in(jax.random.PRNGKey(E.seed + 1), 100 * r_i + g))
+            keep = select(rule, score, n, key=jax.random.fold_in(jax.random.PRNGKey(E.seed + 1), 100 * r_i + g))
             kept_split = hm.support_split(x[keep], gm, E.tail)
             occ = np.asarray(meas["mode_occupancy"])
             mass = hm.mode_mass(x, gm)
