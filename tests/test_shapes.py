@@ -224,7 +224,10 @@ def test_sample_keeps_the_window_study_scores():
 
 @pytest.mark.parametrize("override, key", [("model.foo=1", "model.foo"), ("data.size=48", "data.size"),
                                            ("model.kind=transformer", "model.kind"), ("eval.window=200", "eval.window"),
-                                           ("eval.window_max=5", "eval.window_max"), ("eval.tail=100", "eval.tail")])
+                                           ("eval.window_max=5", "eval.window_max"), ("eval.tail=100", "eval.tail"),
+                                           ("task=loop", "task"), ("recursive.generations=1", "recursive.generations"),
+                                           ('recursive.rules=["lowest"]', "recursive.rules"),
+                                           ('recursive.rules=["random", "random"]', "recursive.rules")])
 def test_bad_config_exits_2_with_one_line(tmp_path, capsys, override, key):
     out = tmp_path / "run"
     assert _main(["--config", "configs/shapes.toml", "--out", str(out), override]) == 2
@@ -234,9 +237,10 @@ def test_bad_config_exits_2_with_one_line(tmp_path, capsys, override, key):
 
 
 def test_configs_in_the_repository_validate():
-    for name, size in (("shapes", 32), ("shapes_gpu", 64)):
+    for name, size in (("shapes", 32), ("shapes_gpu", 64), ("shapes_recursive", 32), ("shapes_recursive_gpu", 64)):
         study, cfg = train.load(f"configs/{name}.toml", [])
         assert study == "shapes" and cfg.data.size == size and cfg.model.kind == "unet"
+        assert cfg.task == ("recursive" if "recursive" in name else "basic")
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, capsys):
@@ -254,3 +258,110 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, capsys):
     ha = json.loads((a / "metrics.json").read_text())["hallucination"]
     hb = json.loads((b / "metrics.json").read_text())["hallucination"]
     assert ha == hb
+
+
+# ------------------------------------------------------------------------------ recursive training
+def test_selection_rules_keep_the_documented_draws():
+    """The theme's selection rules: variance the n lowest scores (ties in index order), random a sorted
+    subset of n without repeats, none the first n; the toy's recursive task uses them, and they give
+    the indices of its former inline rule on the same keys (its results do not move)."""
+    import jax
+
+    from ghostjax.metrics import hallucination as hm
+    from ghostjax.studies.hallucination import selection
+    from ghostjax.studies.hallucination.toy import recursive as toy_recursive
+
+    def inline(rule, x, score, n, *, key):  # toy/recursive.py's select before the rules were shared
+        if rule == "variance":
+            return hm.select_lowest(score, n)
+        if rule == "random":
+            return np.sort(np.asarray(jax.random.choice(key, x.shape[0], (n,), replace=False)))
+        return np.arange(n)
+
+    score = np.random.default_rng(0).random(50)
+    n, key = 20, jax.random.PRNGKey(3)
+    low = selection.select("variance", score, n, key=key)
+    assert set(low) == set(np.argsort(score)[:n]) and score[low].max() < np.delete(score, low).min()
+    assert list(selection.select("variance", np.array([1.0, 0.0, 1.0, 0.0, 1.0]), 3, key=key)) == [1, 3, 0]
+    rnd = selection.select("random", score, n, key=key)
+    assert rnd.size == n and np.all(np.diff(rnd) > 0) and rnd[0] >= 0 and rnd[-1] < 50
+    assert not np.array_equal(rnd, selection.select("random", score, n, key=jax.random.PRNGKey(4)))
+    assert np.array_equal(selection.select("none", score, n, key=key), np.arange(n))
+    assert tuple(selection.RULES) == selection.RULE_NAMES == ("none", "random", "variance")
+    assert all(r.name == name for name, r in selection.RULES.items())
+    x = np.zeros((50, 3))
+    for rule in selection.RULE_NAMES:
+        for i in range(3):
+            k = jax.random.fold_in(jax.random.PRNGKey(4322), 100 * i + 1)
+            assert np.array_equal(selection.select(rule, score, n, key=k), inline(rule, x, score, n, key=k)), rule
+    assert toy_recursive.select is selection.select
+    with pytest.raises(ValueError, match="n:"):
+        selection.select("none", score, 51, key=key)
+
+
+def test_kept_images_are_stored_as_8_bit_images():
+    from ghostjax.studies.hallucination.shapes.recursive import stored
+
+    x = np.array([[-1.7, -1.0, -0.2, 0.0, 0.31, 1.0, 2.5, np.nan, np.inf, -np.inf]], np.float32)
+    y = stored(x)
+    levels = (y + 1.0) * 127.5
+    assert y.dtype == np.float32 and np.allclose(levels, np.rint(levels), atol=1e-4)
+    assert y[0, 0] == -1.0 and y[0, 6] == 1.0 and y[0, 8] == 1.0 and y[0, 9] == -1.0 and abs(y[0, 7]) < 1 / 127
+    assert np.all(np.abs(y[0, 1:6] - x[0, 1:6]) <= 1 / 255 + 1e-6) and np.array_equal(stored(y), y)
+
+
+REC = [*TINY, "task=recursive", "recursive.generations=2", "recursive.n_keep=64", "eval.extra_fraction=0.25",
+       "eval.batch=40", "train.steps_per_call=2", "train.checkpoint_every=2"]  # 80 draws a generation, 64 kept
+NETS = ("gen_0", "random_gen_1", "variance_gen_1")
+
+
+@pytest.fixture(scope="module")
+def recursive_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("recursive") / "a"
+    assert _main(["--config", "configs/shapes_recursive.toml", "--out", str(out), *REC]) == 0
+    return out
+
+
+def _generations(run):
+    return [{k: v for k, v in r.items() if k not in ("train_s", "sample_s")}
+            for r in json.loads((run / "metrics.json").read_text())["generations"]]
+
+
+def test_recursive_run_measures_every_rule_and_generation(recursive_run):
+    """configs/shapes_recursive.toml at a tiny size through the entry point: per rule (random,
+    variance) and generation a row with the rate of the 80 draws inside its Wilson interval, the
+    categories and composition, the 64 kept; generation 0 (network and draws) shared by the rules;
+    one checkpointed network per cell, the rate figure and the last generation's samples."""
+    m = json.loads((recursive_run / "metrics.json").read_text())
+    rows = m["generations"]
+    assert m["task"] == "recursive" and (m["n_keep"], m["n_extra"]) == (64, 16) and m["data"]["hallucinated"] == 0
+    assert [(r["rule"], r["generation"]) for r in rows] == [("random", 0), ("random", 1), ("variance", 0), ("variance", 1)]
+    for r in rows:
+        assert (r["n_drawn"], r["n_kept"]) == (80, 64) and r["rate"] == r["hallucinated"] / 80
+        assert 0 <= r["ci_lo"] <= r["rate"] <= r["ci_hi"] <= 1
+        assert 0 <= r["kept_hallucinated"] <= min(64, r["hallucinated"]) and r["kept_rate"] == r["kept_hallucinated"] / 64
+        assert sum(r["composition"]) == 80 and r["composition"][0] == r["hallucinated"]
+        assert sum(r["kept_composition"]) == 64 and r["kept_composition"][0] == r["kept_hallucinated"]
+        assert max(r[f"n_{c}"] for c in CATEGORIES) <= r["hallucinated"] <= sum(r[f"n_{c}"] for c in CATEGORIES)
+    shared = [{k: v for k, v in r.items() if k != "rule" and not k.startswith("kept")} for r in rows if r["generation"] == 0]
+    assert shared[0] == shared[1]
+    assert m["summary"] == [{k: v for k, v in r.items() if not k.endswith("composition")} for r in rows]
+    assert sorted(m["networks"]) == sorted(NETS)
+    for f in ["summary.csv", "figures/hallucination_rate.png", "figures/samples_random.png",
+              "figures/samples_variance.png", *(f"cells/{n}/checkpoints/latest.json" for n in NETS)]:
+        assert (recursive_run / f).is_file(), f
+
+
+def test_interrupted_recursive_run_resumes_to_the_same_numbers(recursive_run, tmp_path):
+    """--stop-after 2 stops the first network (generation 0) with a checkpoint and no results; --resume
+    (config read back from the run directory) finishes it, trains generation 1 per rule on its kept
+    draws and ends with the uninterrupted run's checkpoint bytes and per-generation numbers."""
+    b = tmp_path / "b"
+    assert _main(["--config", "configs/shapes_recursive.toml", "--out", str(b), "--stop-after", "2", *REC]) == 0
+    assert not (b / "metrics.json").exists() and not (b / "cells/random_gen_1").exists()
+    assert json.loads((b / "cells/gen_0/checkpoints/latest.json").read_text())["step"] == 2
+    assert _main(["--out", str(b), "--resume", "--no-progress"]) == 0
+    for net in NETS:
+        blob = f"cells/{net}/checkpoints/ckpt_000000004.eqx"
+        assert (recursive_run / blob).read_bytes() == (b / blob).read_bytes(), net
+    assert len(_generations(b)) == 4 and _generations(b) == _generations(recursive_run)

@@ -17,6 +17,16 @@ import dataclasses
 from typing import Any, Iterator
 
 
+class Stopped(Exception):
+    """A study's network stopped training at the workspace's stop_after step (runio.Workspace; its
+    checkpoint is kept): a study that trains several networks raises it from the one that stopped and
+    its `run` returns Results(stopped_at=step)."""
+
+    def __init__(self, step: int, name: str):
+        super().__init__(f"{name}: stopped at step {step} (resume with --resume)")
+        self.step, self.name = step, name
+
+
 def no_progress(it, **kw):
     """The `progress` of a silent run: the iterable itself."""
     return it

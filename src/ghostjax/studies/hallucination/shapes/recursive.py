@@ -5,9 +5,12 @@ from its n + m draws, m = round(n · eval.extra_fraction). Generation 0's networ
 shared by the rules.
 
 Every network is run.py's: `train` (initialisation and batches from seed train.seed + g, the same
-for every rule at a generation, so the rules differ only in what they keep), `sample` (n + m draws
-with their detector scores, key fold_in(fold_in(PRNGKey(eval.seed), g), rule index + 1), 0 for
-generation 0), the classifier and `rate` (Wilson interval). The kept images are stored as an image
+for every rule at a generation, so the rules differ only in what they keep; generation 0 is the
+basic task's network; the loss's logged σ band is placed by the real set's std in every generation,
+so the networks share one compiled training step), `sample` (n + m draws with their detector
+scores, key fold_in(fold_in(PRNGKey(eval.seed), g), rule index + 1), 0 for generation 0; the random
+rule's subset from fold_in(PRNGKey(eval.seed + 1), 100 · rule index + g), as in the toy study), the
+classifier and `rate` (Wilson interval). The kept images are stored as an image
 file would hold them (clipped to [−1, 1], 8-bit levels) before they train the next generation.
 Measured per rule and generation on all n + m draws: the hallucination rate with its interval, the
 count per category, the composition (which shapes the clean draws hold), the detector's AUC; and the
@@ -26,22 +29,15 @@ import time
 import jax
 import numpy as np
 
+from ....data import EmpiricalData
 from ....runio import Workspace
-from ...base import Results, no_progress
+from ...base import Results, Stopped, no_progress
 from ..selection import select
 from . import report
 from .classify import CATEGORIES, classify, composition
 from .config import Config
 from .data import generate
 from .run import detectors, rate, sample, train
-
-
-class _Stopped(Exception):
-    """A network's training stopped at the workspace's stop_after step (its checkpoint is kept)."""
-
-    def __init__(self, step: int, cell: str):
-        super().__init__(f"{cell}: stopped at step {step} (resume with --resume)")
-        self.step = step
 
 
 def stored(x: np.ndarray) -> np.ndarray:
@@ -67,13 +63,15 @@ def run_recursive(cfg: Config, progress=no_progress, resume: Workspace | None = 
     c_real = classify(x_real, g, threshold=cfg.classify.threshold, min_iou=cfg.classify.min_iou)
     n = R.n_keep or cfg.data.n_train
     m = int(round(n * E.extra_fraction))
+    width = float(EmpiricalData(x_real).mode_std())  # every generation's loss band: one compilation
     base = jax.random.PRNGKey(E.seed)
     networks, rows, lines, last = {}, [], [], {}
 
     def generation(x_train: np.ndarray, gen: int, salt: int, cell: str):
-        model, tlog, step = train(cfg, x_train, progress=progress, resume=resume, seed=T.seed + gen, cell=cell)
+        model, tlog, step = train(cfg, x_train, progress=progress, resume=resume, seed=T.seed + gen, cell=cell,
+                                  mode_std=width)
         if model is None:
-            raise _Stopped(step, cell)
+            raise Stopped(step, cell)
         t0 = time.perf_counter()
         xs, scores, _ = sample(cfg, model, progress, n=n + m, key=jax.random.fold_in(jax.random.fold_in(base, gen), salt))
         tlog = {k: v for k, v in tlog.items() if k != "loss_curve"}
@@ -103,14 +101,14 @@ def run_recursive(cfg: Config, progress=no_progress, resume: Workspace | None = 
                              f"{det['auc'] if det else float('nan'):.3f}")
                 x_train = stored(xs[keep])
             last[rule] = (xs, c)
-    except _Stopped as e:
+    except Stopped as e:
         return Results({}, stopped_at=e.step, summary=str(e))
 
     flat = [{k: v for k, v in r.items() if k not in ("composition", "kept_composition")} for r in rows]
     G = R.generations - 1
     figures = {"hallucination_rate": report.rate_figure(
-        rows, f"Simple Shapes {g.size}×{g.size}: hallucinated draws per generation ({n + m} a generation, "
-              f"{n} kept; Wilson {E.confidence:g})")}
+        rows, f"Simple Shapes {g.size}×{g.size}: hallucinated draws per generation\n"
+              f"({n + m} drawn, {n} kept a generation; Wilson {E.confidence:g} intervals)")}
     for rule, (xs, c) in last.items():
         k = int(c.hallucinated.sum())
         figures[f"samples_{rule}"] = report.image_grid(xs[:E.grid], g.size, c.hallucinated[:E.grid],

@@ -1,6 +1,7 @@
-"""The study driver: `run(cfg, *, progress, resume)` trains the score network on Simple Shapes,
-samples it through the DDPM sampler with the x̂0 window (ghostjax.ddpm), classifies the samples and
-returns its Results (studies/base.py): metrics.json's content, summary.csv and window_study.csv as
+"""The study driver: `run(cfg, *, progress, resume)` runs the config's task (recursive: recursive.py,
+on this module's `train`, `sample` and `rate`). basic (`run_basic`) trains the score network on
+Simple Shapes, samples it through the DDPM sampler with the x̂0 window (ghostjax.ddpm), classifies
+the samples and returns its Results (studies/base.py): metrics.json's content, summary.csv and window_study.csv as
 curves, samples.npz as a file, figures. It writes nothing itself; checkpoints go through `resume`
 (a runio.Workspace: checkpoints/ of the run directory).
 
@@ -91,10 +92,13 @@ def detectors(c: Classification, scores: np.ndarray, cfg: Config) -> tuple[dict 
 
 
 def train(cfg: Config, x_train: np.ndarray, *, progress=no_progress, resume: Workspace | None = None,
-          seed: int | None = None, cell: str = "") -> tuple[AbstractScoreNet | None, dict, int]:
+          seed: int | None = None, cell: str = "", mode_std: float | None = None
+          ) -> tuple[AbstractScoreNet | None, dict, int]:
     """Train the [model] network on x_train [n, H·W]: (the network to sample — its EMA when
     optim.ema_decay > 0, None when training stopped early —, the training log, the step reached).
     seed: of the initialisation (fold_in(PRNGKey(seed), 7)) and the batches (default train.seed).
+    mode_std: the data's width that places the loss's logged σ band (data.EmpiricalData; default the
+    std of x_train); networks given the same one share one compiled training step.
 
     resume: None trains in memory; a runio.Workspace keeps training.fit's checkpoints in
     resume.checkpoints(cell) ('' : the run's one network, checkpoints/; else cells/<cell>/checkpoints,
@@ -106,7 +110,7 @@ def train(cfg: Config, x_train: np.ndarray, *, progress=no_progress, resume: Wor
     n_params = int(sum(a.size for a in jax.tree.leaves(net) if hasattr(a, "size") and hasattr(a, "dtype")))
     meta = None if ws is None else ({**ws.meta, "cell": cell} if cell else ws.meta)
     t0 = time.perf_counter()
-    state, hist = fit(net, EmpiricalData(x_train), cfg.loss, cfg.optim, seed=seed, steps=T.steps, batch=T.batch,
+    state, hist = fit(net, EmpiricalData(x_train, mode_std), cfg.loss, cfg.optim, seed=seed, steps=T.steps, batch=T.batch,
                       steps_per_call=min(T.steps_per_call, T.steps), checkpoint_every=T.checkpoint_every,
                       ckpt_dir=None if ws is None else ws.checkpoints(cell),
                       resume=ws is not None and ws.resume_training(cell),

@@ -28,12 +28,13 @@ from ....metrics.census import DEFAULT_TAIL
 from ....metrics.hallucination import WINDOW_STATS
 from ....nets.aithal import AITHAL_DDPM
 from ....training import Optim, Train
+from ..selection import RULE_NAMES
 
 TASKS = ("basic", "recursive", "gap", "architecture", "ghosts")
 DATA_KINDS = ("line", "gaussian25", "gaussian25_rotated", "corners")
 NET_KINDS = ("aithal", "fourier_aithal", "factorized", "joint")
 RECIPE_NAMES = ("ours", "aithal")  # nets.RECIPES
-RULES = ("none", "random", "variance")
+RULES = RULE_NAMES  # the shared selection rules (../selection.py)
 Positive = Annotated[float, Field(gt=0)]
 
 

@@ -24,18 +24,11 @@ from ....losses import Loss
 from ....nets import AbstractScoreNet
 from ....processes import linear_betas
 from ....runio import Workspace
+from ...base import Stopped
 from ....training import AbstractStepData, ema_model, fit
 from .config import Config
 from .evaluate import ddpm_sigmas
 from .nets import RECIPES
-
-
-class Stopped(Exception):
-    """A network's training stopped at the workspace's stop_after step (a checkpoint is kept)."""
-
-    def __init__(self, step: int, name: str):
-        super().__init__(f"{name}: stopped at step {step} (resume with --resume)")
-        self.step, self.name = step, name
 
 
 def in_workspace(workspace: Workspace | None, name: str) -> dict:

@@ -23,12 +23,12 @@ import numpy as np
 from ....metrics import hallucination as hm
 from ....plots import window_study_figure
 from ....runio import Workspace
-from ...base import Results, no_progress
+from ...base import Results, Stopped, no_progress
 from . import convergence, report
 from .config import Config
 from .data import label, mixture, training_set
 from .evaluate import draw, labels, measure
-from .fitting import Stopped, net_key, train
+from .fitting import net_key, train
 from .nets import build_net
 from .summary import row
 
