@@ -68,8 +68,8 @@ TINY = {
     "hallucination_arch": _HALL + ['sweep.variants=[{name = "base"}, {name = "exact_regression", source = "mixture", '
                                    'target = "exact"}]'],
     "hallucination_arch_seeds": _HALL,
-    "hallucination_gap": _HALL + ["sweep.gaps=[8.0]", "sweep.n_modes=[2]"],
-    "hallucination_ghosts": _HALL,
+    "hallucination_gap": _HALL + ["sweep.gaps=[8.0]", "sweep.n_modes=[2]", "eval.convergence_samples=16"],
+    "hallucination_ghosts": _HALL + ["eval.convergence_samples=16"],
     "recursive_1d": _HALL + ["recursive.generations=2", "recursive.rules=[\"none\", \"variance\"]"],
     "recursive_2d": _HALL + ["recursive.generations=2", "recursive.rules=[\"none\"]"],
     "learned_study": _LEARNED + ["sweep.dims=[2]", "sweep.band_factors=[1.0]", "sweep.seeds=[0]",

@@ -292,23 +292,24 @@ def test_bad_config_exits_2_naming_the_key(tmp_path, capsys, override, key):
 
 
 def test_interrupted_recursive_run_resumes_to_the_same_numbers(tmp_path):
-    """--stop-after 3 stops the first network (generation 0) with a checkpoint and no results; --resume
+    """--stop-after 8 stops the first network (generation 0) with a checkpoint and no results; --resume
     (config read back from the run directory) finishes generation 0 from it, trains the later
-    generations on its samples and ends with the same checkpoint bytes and the same per-generation
-    numbers as an uninterrupted run."""
+    generations on its samples and ends with the same checkpoint bytes, the same per-generation
+    numbers and the same convergence of generation 0 (its snapshot at step 8 read back from the
+    stopped run) as an uninterrupted run."""
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY)
     tiny = ["--no-progress", "task=recursive", "recursive.generations=2", 'recursive.rules=["none", "variance"]',
-            "train.checkpoint_every=3"]
+            "train.steps=10", "train.steps_per_call=2", "train.checkpoint_every=2", "eval.convergence_samples=16"]
     a, b = tmp_path / "a", tmp_path / "b"
     assert _main(["--config", str(cfg), "--out", str(a), *tiny]) == 0
-    assert _main(["--config", str(cfg), "--out", str(b), "--stop-after", "3", *tiny]) == 0
+    assert _main(["--config", str(cfg), "--out", str(b), "--stop-after", "8", *tiny]) == 0
     assert not (b / "metrics.json").exists()
-    assert json.loads((b / "cells/gen_0/checkpoints/latest.json").read_text())["step"] == 3
+    assert json.loads((b / "cells/gen_0/checkpoints/latest.json").read_text())["step"] == 8
     assert not (b / "cells/none_gen_1").exists()
     assert _main(["--out", str(b), "--resume", "--no-progress"]) == 0
     for net in ("gen_0", "none_gen_1", "variance_gen_1"):
-        blob = f"cells/{net}/checkpoints/ckpt_000000006.eqx"
+        blob = f"cells/{net}/checkpoints/ckpt_000000010.eqx"
         assert (a / blob).read_bytes() == (b / blob).read_bytes(), net
 
     def numbers(run):
@@ -316,6 +317,9 @@ def test_interrupted_recursive_run_resumes_to_the_same_numbers(tmp_path):
         return [{k: v for k, v in g.items() if k != "train_s"} for g in gens]
 
     assert len(numbers(a)) == 4 and numbers(a) == numbers(b)
+    ca, cb = (json.loads((r / "metrics.json").read_text())["generation0_convergence"] for r in (a, b))
+    assert ca["flat"]["steps"] == [8, 10] and ca["flat"]["fractions"] == cb["flat"]["fractions"]
+    assert ca["modes"] == cb["modes"]
 
 
 def test_configs_in_the_repository_validate():

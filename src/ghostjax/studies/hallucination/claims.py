@@ -53,6 +53,18 @@ def _gated(evaluate, *prefixes: str, needs: bool = True):
     return ev
 
 
+def _gated_gen0(evaluate):
+    """`evaluate` gated as `_gated` on generation 0 of a recursive run (metrics
+    generation0_convergence: the chain starts from it); 'convergence not measured in this run' for a
+    run recorded without it."""
+
+    def ev(m):
+        c = m.get("generation0_convergence")
+        return _gate(*evaluate(m), None if c is None else [("generation 0", c)])
+
+    return ev
+
+
 def _gate(measured: str, verdict: str, note: str | None, states: list | None, *, needs: bool = True) -> tuple:
     """A row's (measured, verdict, note) with the convergence `states` ((network name, convergence dict
     or None), None when not measured) counted into its measured text, and its verdict 'not comparable'
@@ -355,12 +367,12 @@ def hallucination(runs):
         claim(runs, "hallucination_1d_full", seed="003", text=f"{detect} (1-D)", evaluate=_gated(_detector_1d, "line_1_2_3"),
               definition=_with_network(_detector_def)),
         _detect_2d(runs, f"{detect} (Gaussian25)"),
-        claim(runs, "recursive_2d_full", seed="003", text=grow, evaluate=_gated(_recursive_grows), definition=_with_network(_grows_def)),
-        claim(runs, "recursive_2d_full", seed="003", text=filt, evaluate=_gated(_recursive_filter),
+        claim(runs, "recursive_2d_full", seed="003", text=grow, evaluate=_gated_gen0(_recursive_grows), definition=_with_network(_grows_def)),
+        claim(runs, "recursive_2d_full", seed="003", text=filt, evaluate=_gated_gen0(_recursive_filter),
               definition=_with_network(f"last generation: random − variance rule > {GROWTH_SE} se, the se including the "
                                        "spread between the replicate rules none and random (equal sample count)")),
-        claim(runs, "recursive_1d_full", seed="003", text=f"{grow} (1-D companion)", evaluate=_gated(_recursive_grows),
+        claim(runs, "recursive_1d_full", seed="003", text=f"{grow} (1-D companion)", evaluate=_gated_gen0(_recursive_grows),
               definition=_with_network(lambda m: f"as above, modes {values(_modes(m, 0))}, n = {m['n_keep']:,} per generation")),
-        claim(runs, "recursive_1d_full", seed="003", text=f"{filt} (1-D companion)", evaluate=_gated(_recursive_filter),
+        claim(runs, "recursive_1d_full", seed="003", text=f"{filt} (1-D companion)", evaluate=_gated_gen0(_recursive_filter),
               definition=_with_network(lambda m: f"as above, modes {values(_modes(m, 0))}")),
     ]

@@ -67,6 +67,14 @@ class Snapshots:
         return [self._rows[s] for s in sorted(self._rows) if s in self.steps]
 
 
+def snapshots_for(cfg: Config, gm: GaussianMixture, workspace, name: str, *, steps: int | None = None) -> Snapshots:
+    """The Snapshots of network `name` of a run with `workspace` (runio.Workspace or None): its sidecar
+    beside the network's checkpoints, read back when that network's training resumes."""
+    if workspace is None:
+        return Snapshots(cfg, gm, steps=steps)
+    return Snapshots(cfg, gm, steps=steps, ckpt_dir=workspace.checkpoints(name), resume=workspace.resume_training(name))
+
+
 def report(x: Float[Array, "n D"], gm: GaussianMixture, tail: float, snaps: Snapshots | None) -> dict | None:
     """The `convergence` entry of a network's metrics: cv.verdict of its final samples x [n, D]
     (mode widths and weights) and the snapshots' flatness; None when snapshots are off

@@ -12,6 +12,8 @@ architecture  network variants on data[0] (width, depth, steps, block sharing, F
 ghosts        opposite corners in D dimensions: samples of the exact joint and exact factorized scores
               and of trained networks (variants, e.g. a factorized one); the census splits them into
               real / ghost / off, and the trajectory-variance detector is scored on ghosts vs reals.
+Every trained network also reports whether it converged to the data (toy/convergence.py: its cell's
+`convergence`, the flat columns in its summary row; snapshots beside its checkpoints).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ....metrics import hallucination as hm
 from ....metrics.census import GHOST, REAL, classify
 from ....runio import Workspace
 from ...base import Results
-from . import report
+from . import convergence, report
 from .config import Config, Variant
 from .data import label, mixture, training_set
 from .evaluate import ddpm_sigmas, detector, draw, measure
@@ -67,16 +69,22 @@ def run_gap(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> Re
             ex, _ = draw(gm.score, 1, E.n_samples, key=_key(cfg, i, j, 0), loss=cfg.loss, E=E)
             exact = hm.support_split(np.asarray(ex), gm, E.tail)
             net = build_net(cfg.model, 1, key=net_key(cfg.train.seed), blocks=cfg.model.blocks[0])
+            cname = f"K{k}_gap{gap:g}"
+            snaps = convergence.snapshots_for(cfg, gm, ws, cname)
             model, tlog = train(cfg, net, training_set(dd, gm), seed=cfg.train.seed, progress=progress,
-                                desc=f"K={k} gap={gap:g}", workspace=ws, name=f"K{k}_gap{gap:g}")
+                                desc=f"K={k} gap={gap:g}", workspace=ws, name=cname, snapshot_at=snaps.steps,
+                                on_snapshot=snaps)
             x, traj = draw(model, 1, E.n_samples, key=_key(cfg, i, j, 1), loss=cfg.loss, E=E)
             m = measure(x, traj, gm, E, windows=False)
-            r = row(f"K{k}_gap{gap:g}", label(dd), cfg.model.kind, cfg.train.seed, m,
+            conv = convergence.report(x, gm, E.tail, snaps)
+            r = row(cname, label(dd), cfg.model.kind, cfg.train.seed, m,
                     {"n_modes": k, "gap": gap, "exact_out_fraction": exact["out_fraction"],
-                     "exact_between_fraction": exact["between_fraction"], "train_s": tlog["train_s"]})
+                     "exact_between_fraction": exact["between_fraction"], "train_s": tlog["train_s"],
+                     **convergence.columns(conv)})
             r["between_per_gap"] = r["between_fraction"] / (k - 1)
             rows.append(r)
-            cells.append({"n_modes": k, "gap": gap, **m, "exact": exact, "train": tlog})
+            cells.append({"name": cname, "n_modes": k, "gap": gap, **m, "exact": exact, "train": tlog,
+                          "convergence": conv})
             log(f"K={k} gap={gap:g}: between {r['between_fraction']:.4f} (exact {exact['between_fraction']:.4f}), "
                 f"beyond {r['beyond_fraction']:.4f}")
     fits = {str(k): fit_trend([r["gap"] for r in rows if r["n_modes"] == k],
@@ -132,16 +140,19 @@ def run_architecture(cfg: Config, progress: bool, log, ws: Workspace | None = No
     log(f"exact: out {ex['split']['out_fraction']:.4f}")
     for i, v in enumerate(cfg.sweep.variants):
         for s in (cfg.sweep.seeds or (cfg.train.seed,)):
-            net = _variant_net(cfg, v, gm.dim, s)
+            net, cname = _variant_net(cfg, v, gm.dim, s), f"{v.name}_s{s}"
+            snaps = convergence.snapshots_for(cfg, gm, ws, cname, steps=v.steps)
             model, tlog = train(cfg, net, data if v.source == "fixed" else gm, seed=s, steps=v.steps, target=v.target,
-                                progress=progress, desc=v.name, workspace=ws, name=f"{v.name}_s{s}")
+                                progress=progress, desc=v.name, workspace=ws, name=cname, snapshot_at=snaps.steps,
+                                on_snapshot=snaps)
             x, traj = draw(model, gm.dim, E.n_samples, key=_key(cfg, 1), loss=cfg.loss, E=E)
             m = measure(x, traj, gm, E, windows=False)
             err = score_error_between(model, gm, cfg.loss, E.sigma_cap)
-            rows.append(row(v.name if len(cfg.sweep.seeds) < 2 else f"{v.name}_s{s}", name, v.kind or cfg.model.kind,
+            conv = convergence.report(x, gm, E.tail, snaps)
+            rows.append(row(v.name if len(cfg.sweep.seeds) < 2 else cname, name, v.kind or cfg.model.kind,
                             s, m, {"variant": v.model_dump(), "train_s": tlog["train_s"], "final_loss": tlog["final_loss"],
-                                   "score_err_between": err}))
-            cells.append({"variant": v.name, "seed": s, **m, "train": tlog})
+                                   "score_err_between": err, **convergence.columns(conv)}))
+            cells.append({"name": cname, "variant": v.name, "seed": s, **m, "train": tlog, "convergence": conv})
             log(f"{v.name} s{s}: out {m['split']['out_fraction']:.4f} (between {m['split']['between_fraction']:.4f}), "
                 f"ε-error between modes {err}")
     fig = report.bars_figure(rows[1:], ex["split"]["out_fraction"], f"{name}: variants at equal budget")
@@ -167,23 +178,26 @@ def run_ghosts(cfg: Config, progress: bool, log, ws: Workspace | None = None) ->
     E, d = cfg.eval, cfg.data[0]
     gm, name = mixture(d), label(d)
     data = training_set(d, gm)
-    scores = [("exact_joint", gm.score, None), ("exact_factorized", gm.factorized_score, None)]
+    scores = [("exact_joint", gm.score, None, None), ("exact_factorized", gm.factorized_score, None, None)]
     for v in cfg.sweep.variants:
         net = _variant_net(cfg, v, gm.dim, cfg.train.seed)
+        snaps = convergence.snapshots_for(cfg, gm, ws, v.name, steps=v.steps)
         model, tlog = train(cfg, net, data if v.source == "fixed" else gm, seed=cfg.train.seed, steps=v.steps,
-                            target=v.target, progress=progress, desc=v.name, workspace=ws, name=v.name)
-        scores.append((v.name, model, tlog))
+                            target=v.target, progress=progress, desc=v.name, workspace=ws, name=v.name,
+                            snapshot_at=snaps.steps, on_snapshot=snaps)
+        scores.append((v.name, model, tlog, snaps))
     rows, cells, curves = [], [], []
-    for i, (sname, score, tlog) in enumerate(scores):
+    for i, (sname, score, tlog, snaps) in enumerate(scores):
         x, traj = draw(score, gm.dim, E.n_samples, key=_key(cfg, i), loss=cfg.loss, E=E)
         g = ghost_detection(x, traj, gm, cfg)
+        g["convergence"] = convergence.report(x, gm, E.tail, snaps)
         gv = g.get("ghost_vs_real") or {}
         rows.append({"name": sname, "data": name, "real_fraction": g["real_fraction"],
                      "ghost_fraction": g["ghost_fraction"], "off_fraction": g["off_fraction"],
                      "ghost_auc": gv.get("auc"), "ghost_auc_se": gv.get("auc_se"),
                      "ghost_detection_at_retention": gv.get("at_retention_detection"),
                      "out_auc": (g["out_vs_real"] or {}).get("auc"),
-                     "train_s": tlog["train_s"] if tlog else None})
+                     "train_s": tlog["train_s"] if tlog else None, **convergence.columns(g["convergence"])})
         cells.append({"name": sname, **g, "train": tlog})
         if gv:
             curves.append((f"{sname}: ghosts vs real, AUC {gv['auc']:.3f}", gv["roc"]))

@@ -23,7 +23,7 @@ from ....metrics import hallucination as hm
 from ....runio import Workspace
 from ...base import Results
 from ..selection import select
-from . import report
+from . import convergence, report
 from .config import Config
 from .data import label, mixture, training_set
 from .evaluate import draw, measure
@@ -34,7 +34,9 @@ ALIVE = 0.2  # a mode is alive while it holds at least this share of 1/K of the 
 
 
 def run_recursive(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> Results:
-    """The recursive task: metrics {data, n_keep, n_extra, generations, cells, summary}, figures
+    """The recursive task: metrics {data, n_keep, n_extra, generation0_convergence (toy/convergence.report
+    of generation 0 against the data: the chain starts from it; None when eval.convergence_samples = 0),
+    generations, cells, summary}, figures
     recursive_<data> and mode_weights_<data>."""
     E, R = cfg.eval, cfg.recursive
     d = cfg.data[0]
@@ -49,15 +51,21 @@ def run_recursive(cfg: Config, progress: bool, log, ws: Workspace | None = None)
 
     def generation(data, g: int, salt: int, desc: str):
         net = build_net(cfg.model, gm.dim, key=net_key(seed, 100 + g), blocks=blocks)
-        model, tlog = train(cfg, net, data, seed=seed + g, progress=progress, desc=desc, workspace=ws,
-                            name=desc.replace(" ", "_"))
+        cname = desc.replace(" ", "_")
+        snaps = convergence.snapshots_for(cfg, gm, ws, cname) if g == 0 else None  # generation 0 learns the data
+        model, tlog = train(cfg, net, data, seed=seed + g, progress=progress, desc=desc, workspace=ws, name=cname,
+                            snapshot_at=snaps.steps if snaps else (), on_snapshot=snaps)
         key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(E.seed), g), salt)
         x, traj = draw(model, gm.dim, n + m, key=key, loss=cfg.loss, E=E)
         meas = measure(x, traj, gm, E, windows=False)
+        if snaps is not None:
+            tlog = {**tlog, "convergence": convergence.report(x, gm, E.tail, snaps)}
         score = np.asarray(hm.window_statistic(traj[-E.window:], E.stat))
         return np.asarray(x), score, meas, tlog
 
     gen0 = generation(real, 0, 0, "gen 0")
+    conv0 = gen0[3]["convergence"]
+    log(f"gen 0: {convergence.brief(conv0)}")
     for r_i, rule in enumerate(R.rules):
         data = real
         for g in range(R.generations):
@@ -86,5 +94,6 @@ def run_recursive(cfg: Config, progress: bool, log, ws: Workspace | None = None)
     flat = [{k: v for k, v in r.items() if k not in ("mode_occupancy", "mode_mass")} for r in rows]
     figures = {f"recursive_{name}": report.recursive_figure(rows, k_modes),
                f"mode_weights_{name}": report.occupancy_figure(rows, k_modes)}
-    return Results({"data": name, "n_keep": n, "n_extra": m, "generations": rows, "cells": cells, "summary": flat},
+    return Results({"data": name, "n_keep": n, "n_extra": m, "generation0_convergence": conv0, "generations": rows,
+                    "cells": cells, "summary": flat},
                    figures=figures)

@@ -67,8 +67,7 @@ def run_basic(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> 
             for s in seeds(cfg):
                 cname = f"{name}_{cfg.model.kind}_{b}_s{s}"
                 net = build_net(cfg.model, gm.dim, key=net_key(s), blocks=b)
-                snaps = convergence.Snapshots(cfg, gm, ckpt_dir=None if ws is None else ws.checkpoints(cname),
-                                              resume=ws is not None and ws.resume_training(cname))
+                snaps = convergence.snapshots_for(cfg, gm, ws, cname)
                 model, tlog = train(cfg, net, data, seed=s, progress=progress, desc=cname, snapshot_at=snaps.steps,
                                     on_snapshot=snaps, workspace=ws, name=cname)
                 t0 = time.perf_counter()
