@@ -3,7 +3,8 @@ entry point at a tiny size, so a study that its config no longer reaches cannot 
 exit 0 and write metrics.json with at least one finite number. The overrides only shrink sizes.
 
 CI runs one config per (study, task): a config in SIBLINGS runs the same code path as the config it
-names, with other values, and is marked slow (`pytest -m slow tests/test_configs.py` runs them);
+names, with other values, and is marked slow (`pytest -m slow tests/test_configs.py` runs them), and
+a config in COVERED is run through its entry point by the CI test it names, with these checks;
 every config, siblings, `_gpu` and `_full` included, is still validated by its entry point's loader
 in test_every_config_validates (the cheap half of the smoke test: no compilation)."""
 
@@ -28,6 +29,10 @@ SIBLINGS = {
     "guidance_regime_large": "guidance_distortion",
     "learned_study": "quickstart",
     "shapes_detector": "shapes",
+}
+# config -> the CI test that runs it through its entry point with at least the smoke test's checks
+COVERED = {
+    "quickstart": "tests/test_train_cli.py::test_run_writes_its_files_and_refuses_to_overwrite",
 }
 ALL_CONFIGS = sorted(p.stem for p in (ROOT / "configs").glob("*.toml"))
 
@@ -162,7 +167,20 @@ def test_siblings_share_study_and_task():
         assert key(name) == key(twin), (name, twin)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SIBLINGS else n for n in CONFIGS])
+def test_covered_configs_name_a_ci_test_that_runs_them():
+    import importlib.util
+
+    for name, test in COVERED.items():
+        path, func = test.split("::")
+        spec = importlib.util.spec_from_file_location("covering", ROOT / path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        fn = getattr(mod, func)
+        assert name in CONFIGS and not hasattr(fn, "pytestmark"), (name, test)  # not marked slow
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SIBLINGS or n in COVERED else n
+                                  for n in CONFIGS])
 def test_config_runs_through_its_entry_point(name, tmp_path, monkeypatch):
     from ghostjax import runio
 

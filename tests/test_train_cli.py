@@ -53,9 +53,16 @@ def test_help_and_default_config(capsys):
     assert train.default_config_path().name == "quickstart.toml"
 
 
-def test_run_writes_its_files_and_refuses_to_overwrite(tmp_path, capsys):
+def test_run_writes_its_files_and_refuses_to_overwrite(tmp_path, capsys, monkeypatch):
+    """configs/quickstart.toml (the default) through the entry point at a tiny size: the smoke test's
+    checks (tests/test_configs.py COVERED) and the run directory's contract."""
+    from test_configs import _finite_numbers
+
+    monkeypatch.chdir(tmp_path)
     a = tmp_path / "a"
     assert _main(["--out", str(a), "--no-progress", *TINY]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # nothing outside --out
+    assert any(True for _ in _finite_numbers(json.loads((a / "metrics.json").read_text())))
     out = capsys.readouterr().out
     assert "joint_D3_A1_s0" in out and "exact_factorized_D3" in out
     metrics = json.loads((a / "metrics.json").read_text())
