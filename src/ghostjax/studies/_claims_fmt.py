@@ -117,23 +117,17 @@ def t_interval(xs: Iterable[float], level: float = 0.95) -> tuple[float, float]:
 
 def growth_ratio(fractions: Iterable[float], level: float = 0.95) -> tuple[float, float, float] | None:
     """(ratio, lo, hi): the per-step growth ratio e^b of a sequence of positive fractions f_0, f_1, …
-    from the least-squares line ln f_g = a + b g, with the Student-t interval of b at confidence
-    `level` (n − 2 degrees of freedom, from the line's residuals); None with fewer than 3 values or a
-    value ≤ 0."""
-    from scipy.stats import t
+    from the least-squares line ln f_g = a + b g (scipy.stats.linregress), with the Student-t interval
+    of b at confidence `level` (n − 2 degrees of freedom, from the line's residuals); None with fewer
+    than 3 values or a value ≤ 0."""
+    from scipy.stats import linregress, t
 
     f = [float(x) for x in fractions]
     if len(f) < 3 or min(f) <= 0:
         return None
-    g = list(range(len(f)))
-    y = [math.log(x) for x in f]
-    gm, ym = sum(g) / len(g), sum(y) / len(y)
-    sxx = sum((a - gm) ** 2 for a in g)
-    b = sum((a - gm) * (c - ym) for a, c in zip(g, y)) / sxx
-    res = [c - ym - b * (a - gm) for a, c in zip(g, y)]
-    se = math.sqrt(sum(r * r for r in res) / (len(f) - 2) / sxx)
-    half = float(t.ppf(0.5 + level / 2, len(f) - 2)) * se
-    return math.exp(b), math.exp(b - half), math.exp(b + half)
+    fit = linregress(range(len(f)), [math.log(x) for x in f])
+    half = float(t.ppf(0.5 + level / 2, len(f) - 2)) * fit.stderr
+    return math.exp(fit.slope), math.exp(fit.slope - half), math.exp(fit.slope + half)
 
 
 def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
