@@ -7,6 +7,7 @@ later, on call, and are left out)."""
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -52,38 +53,15 @@ def _graph() -> dict[str, set[str]]:
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one module (Tarjan), or a self-loop. A
-    package importing its own submodules and a submodule importing a sibling through the package are
-    the package's business: edges from a module to a package that contains it are left out."""
+    """An import circle (its modules, sorted) found by graphlib's topological sort, or []. A package
+    importing its own submodules and a submodule importing a sibling through the package are the
+    package's business: edges from a module to a package that contains it are left out."""
     g = {a: {b for b in bs if not a.startswith(b + ".")} for a, bs in graph.items()}
-    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
-
-    def visit(v):
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in g.get(v, ()):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    for v in sorted(g):
-        if v not in index:
-            visit(v)
-    return out
+    try:
+        graphlib.TopologicalSorter(g).prepare()
+    except graphlib.CycleError as e:
+        return [sorted(set(e.args[1]))]
+    return []
 
 
 def test_no_module_over_400_lines():
