@@ -31,15 +31,6 @@ from .evaluate import ddpm_sigmas
 from .nets import RECIPES
 
 
-def in_workspace(workspace: Workspace | None, name: str) -> dict:
-    """fitting.train's checkpoint arguments for network `name` of a run with `workspace` (None: train
-    in memory): {ckpt_dir, resume, stop_after, meta}."""
-    if workspace is None:
-        return {"ckpt_dir": None, "resume": False, "stop_after": None, "meta": None}
-    return {"ckpt_dir": workspace.checkpoints(name), "resume": workspace.resume_training(name),
-            "stop_after": workspace.stop_after, "meta": {**workspace.meta, "cell": name}}
-
-
 class _Block(eqx.Module):
     """One batch [B, D], returned whole by sample (the batch size must be B)."""
 
@@ -90,7 +81,7 @@ def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | N
     when optim.ema_decay > 0, and a small log).
     ckpt_dir / resume: training.fit's checkpoints (every train.checkpoint_every steps and at the end)
     and continuing from them (sweep cells use both). workspace / name: the same through a run's
-    Workspace (`in_workspace`; overrides ckpt_dir, resume and meta), and its stop_after: `Stopped` is
+    Workspace (its checkpoints(name), resume_training(name) and meta override ckpt_dir, resume and meta), and its stop_after: `Stopped` is
     raised once training stops there.
     snapshot_at / on_snapshot: on_snapshot(step, model) at each of these steps (the model as returned:
     the EMA when optim.ema_decay > 0), through fit's on_chunk at the end of a chunk (the steps must
@@ -112,8 +103,8 @@ def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | N
 
     stop_after = None
     if workspace is not None:
-        w = in_workspace(workspace, name)
-        ckpt_dir, resume, meta, stop_after = w["ckpt_dir"], w["resume"], w["meta"], w["stop_after"]
+        ckpt_dir, resume = workspace.checkpoints(name), workspace.resume_training(name)
+        meta, stop_after = {**workspace.meta, "cell": name}, workspace.stop_after
     t0 = time.perf_counter()
     state, hist = fit(net, data, loss, cfg.optim, seed=seed, steps=steps, batch=cfg.train.batch,
                       steps_per_call=min(cfg.train.steps_per_call, steps), progress=progress, desc=desc,
