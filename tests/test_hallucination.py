@@ -322,6 +322,26 @@ def test_interrupted_recursive_run_resumes_to_the_same_numbers(tmp_path):
     assert ca["modes"] == cb["modes"]
 
 
+def test_recursive_run_with_several_seeds_runs_one_chain_per_seed(tmp_path):
+    """sweep.seeds = [0, 1]: each seed trains its own chain (its own generation 0, networks named
+    seed_<s>_..., keys with the seed folded in), so the two chains' numbers differ; every row carries
+    its seed and generation 0's convergence is recorded per seed."""
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(TINY)
+    out = tmp_path / "run"
+    assert _main(["--config", str(cfg), "--out", str(out), "--no-progress", "task=recursive", "recursive.generations=2",
+                  'recursive.rules=["none", "variance"]', "sweep.seeds=[0, 1]", "eval.convergence_samples=16"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["seeds"] == [0, 1] and sorted(m["generation0_convergence_by_seed"]) == ["0", "1"]
+    assert sorted((r["seed"], r["rule"], r["generation"]) for r in m["generations"]) == [
+        (s, rule, g) for s in (0, 1) for rule in ("none", "variance") for g in (0, 1)]
+    for net in ("seed_0_gen_0", "seed_1_gen_0", "seed_0_none_gen_1", "seed_1_variance_gen_1"):
+        assert (out / "cells" / net / "checkpoints" / "latest.json").exists(), net
+    by = {(r["seed"], r["rule"], r["generation"]): r for r in m["generations"]}
+    assert by[0, "none", 0]["out_fraction"] == by[0, "variance", 0]["out_fraction"]  # generation 0 shared by the rules
+    assert by[0, "none", 0]["final_loss"] != by[1, "none", 0]["final_loss"]          # but not by the seeds
+
+
 def test_configs_in_the_repository_validate():
     root = Path(__file__).resolve().parents[1] / "configs"
     paths = sorted(root.glob("hallucination*.toml")) + sorted(root.glob("recursive*.toml"))

@@ -87,3 +87,41 @@ def test_growth_ratio_of_a_geometric_sequence_and_its_interval():
         _, lo, hi = growth_ratio(f)
         hits += lo <= 1.5 <= hi
     assert abs(hits / 400 - 0.95) < 4 * math.sqrt(0.95 * 0.05 / 400)
+
+
+def _recursive_metrics(chains: dict) -> dict:
+    """A recursive run's metrics from {(seed, rule): out-of-support fractions per generation}."""
+    rows = [{"seed": s, "rule": rule, "generation": g, "out_fraction": f, "out_fraction_se": 0.001, "modes_alive": 3}
+            for (s, rule), fs in chains.items() for g, f in enumerate(fs)]
+    return {"generations": rows, "n_keep": 1000,
+            "meta": {"config": {"eval": {"extra_fraction": 0.025}, "recursive": {"generations": 5}}}}
+
+
+def test_recursive_claims_over_seeds_use_the_t_interval_of_the_seeds():
+    """claims_recursive with three seeds: the growth ratio is the geometric mean over the seeds of
+    each seed's (geometric) mean ratio of its none and random chains, its interval the t-interval
+    (2 degrees of freedom) of the seeds' log ratios, computed here independently; the filter's
+    difference is the seeds' mean random − variance at the last generation, reproduced only when
+    its t-interval lies above 0."""
+    from scipy import stats
+
+    from ghostjax.studies.hallucination.claims_recursive import grows, mitigates
+
+    ratios = {0: (1.8, 2.0), 1: (2.2, 2.4), 2: (1.5, 1.7)}
+    chains = {(s, rule): [0.01 * r**g for g in range(5)] for s, rs in ratios.items()
+              for rule, r in zip(("none", "random"), rs)}
+    b = np.array([np.mean(np.log(rs)) for rs in ratios.values()])
+    lo, hi = stats.t.interval(0.95, 2, loc=b.mean(), scale=stats.sem(b))
+    text, verdict, _ = grows(_recursive_metrics(chains))
+    assert f"per-generation ratio {math.exp(b.mean()):.2f} [{math.exp(lo):.2f}, {math.exp(hi):.2f}] over 3 seeds" in text
+    assert verdict == ("reproduced" if math.exp(lo) > 1 else "not reproduced") == "reproduced"
+    flat = {(s, rule): [0.01] * 5 for s in range(3) for rule in ("none", "random")}  # no growth: 1.00 [1.00, 1.00]
+    assert grows(_recursive_metrics(flat))[1] == "not reproduced"
+
+    last = {0: (0.30, 0.10), 1: (0.25, 0.12), 2: (0.28, 0.09)}  # seed: (random, variance) at the last generation
+    filt = {(s, rule): [0.01, 0.05, v] for s, (r, v_) in last.items() for rule, v in (("random", r), ("variance", v_))}
+    d = np.array([r - v for r, v in last.values()])
+    text, verdict, _ = mitigates(_recursive_metrics(filt))
+    assert f"random − variance {d.mean():.3f} [" in text and verdict == "reproduced"
+    mixed = {**filt, (1, "variance"): [0.01, 0.05, 0.45]}  # one seed the other way: the interval holds 0
+    assert mitigates(_recursive_metrics(mixed))[1] == "not reproduced"

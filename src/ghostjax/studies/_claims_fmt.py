@@ -12,6 +12,7 @@ from statistics import NormalDist
 from .base import Claim
 
 REP, NOT, DEP = "reproduced", "not reproduced", "depends on the definition"
+NCOMP, NTEST = "not comparable", "not testable here"
 NOT_MEASURED = "not measured"
 
 Evaluate = Callable[[dict], tuple]  # metrics -> (measured text, verdict, note or None)

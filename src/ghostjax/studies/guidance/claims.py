@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 
-from .._claims_fmt import NOT, REP, claim, config
+from .._claims_fmt import NCOMP, NOT, NTEST, REP, claim, config
 from .._claims_fmt import num as _f
 from .._claims_fmt import pct as _pc
 
 ACCURACY = 0.9   # the phase readout: the first w whose class accuracy reaches this
-NCOMP, NTEST = "not comparable", "not testable here"
 VENTURA = "Ventura et al. 2026"
 PAVASOVIC = "Pavasovic et al. 2025"
 

@@ -4,16 +4,18 @@ docs/REPRODUCTION.md from their recorded runs {run: metrics}. Every number print
 runs (results, or `meta.config` for the settings); the numbers typed here are the paper's claims and
 budget, and the readouts' own thresholds. The Gaussian25 detection row reads the paper-budget sweep
 (readers.G25_SWEEP, a report.sweep_run dict) once a cell of it has finished, else the basic-task run
-hallucination_2d_full. The Simple Shapes study's claims are in claims_shapes.py."""
+hallucination_2d_full. The Simple Shapes study's claims are in claims_shapes.py, the recursive
+task's in claims_recursive.py."""
 
 from __future__ import annotations
 
 import math
 
-from .._claims_fmt import (DEP, NOT, REP, about_pct, claim, config, growth_ratio, kilo, pct_exact, pm, sci,
+from .._claims_fmt import (DEP, NCOMP, NOT, REP, about_pct, claim, config, kilo, pct_exact, pm, sci,
                            t_interval, values)
 from .._claims_fmt import num as _f
 from .._claims_fmt import pct as _pc
+from .claims_recursive import generation0_states, grows, grows_definition, mitigates, mitigates_definition
 from .readers import BLOCKS as _BLOCKS
 from .readers import G25_SWEEP
 from .readers import NOT_MEASURED as _NOT_MEASURED
@@ -22,7 +24,6 @@ from .readers import converged_count as _converged_count
 from .readers import convergence as _convergence
 from .readers import data_label as _data_label
 from .readers import failed_tests as _failed_tests
-from .readers import generations as _gen
 from .readers import modes as _modes
 from .readers import networks as _networks
 from .readers import rows as _rows
@@ -35,9 +36,7 @@ PAPER_1D = (20_000, 10_000)         # the paper's training budget (steps, batch)
 PAPER_2D = (100_000, 10_000)        # and 2-D Gaussian25
 PAPER_SIZE = 64                     # the paper's Simple Shapes images (pixels a side)
 Z_BETWEEN = 5                       # interpolation: between-mode fraction this many se above the exact score's
-GROWTH_SE = 3                       # recursive runs: a difference counts beyond this many se
-REGIME_OUT = 0.2                    # recursive runs: generation 0 beyond this out-of-support fraction is outside the paper's regime
-NOT_COMPARABLE = "not comparable"
+NOT_COMPARABLE = NCOMP
 
 
 def _gated(evaluate, *prefixes: str, needs: bool = True):
@@ -54,13 +53,12 @@ def _gated(evaluate, *prefixes: str, needs: bool = True):
 
 
 def _gated_gen0(evaluate):
-    """`evaluate` gated as `_gated` on generation 0 of a recursive run (metrics
-    generation0_convergence: the chain starts from it); 'convergence not measured in this run' for a
-    run recorded without it."""
+    """`evaluate` gated as `_gated` on generation 0 of every chain of a recursive run (metrics
+    generation0_convergence[_by_seed]: the chains start from them); 'convergence not measured in this
+    run' for a run recorded without it."""
 
     def ev(m):
-        c = m.get("generation0_convergence")
-        return _gate(*evaluate(m), None if c is None else [("generation 0", c)])
+        return _gate(*evaluate(m), generation0_states(m))
 
     return ev
 
@@ -250,74 +248,6 @@ def _detect_2d(runs, text: str):
                                                      f"({kilo(config(m)['data'][0]['n_train'])} training samples)")))
 
 
-def _alive_rule() -> str:
-    from .toy.recursive import ALIVE
-
-    return (f"Modes alive: those holding ≥ {_pc(ALIVE)} of 1/K of the nearest-mode mass; none dies, the mass drifts "
-            "and smears.")
-
-
-def _recursive_grows(m):
-    """Growth as the paper states it, exponential: the per-generation ratio of the out-of-support
-    fraction (growth_ratio) with its interval above 1, for the rules without a filter; not comparable
-    when generation 0 is already outside the regime of rare hallucinations (> REGIME_OUT)."""
-    parts, oks = [], []
-    for rule in ("none", "random"):
-        g = _gen(m, rule)
-        if not g:
-            continue
-        fit = growth_ratio(r["out_fraction"] for r in g)
-        ratio = "no ratio (fewer than 3 generations)" if fit is None else (
-            f"per-generation ratio {_f(fit[0], 2)} [{_f(fit[1], 2)}, {_f(fit[2], 2)}]")
-        parts.append(f"{rule}: " + " → ".join(_f(r["out_fraction"], 3) for r in g)
-                     + f", {ratio} (modes alive {g[0]['modes_alive']} → {g[-1]['modes_alive']})")
-        oks.append(fit is not None and fit[1] > 1.0)
-    verdict = REP if oks and all(oks) else NOT
-    first = _gen(m, "none")[0]["out_fraction"] if _gen(m, "none") else 0.0
-    note = ("Each generation trains from scratch on the previous generation's samples; 'none' and 'random' are the "
-            "same rule in distribution (two replicates). The ratio's 95 % interval comes from the residuals of the "
-            "line through ln(fraction) (each generation is a new network with its own seed, so they carry the "
-            "training noise); the whole chain is one training seed. " + _alive_rule())
-    if first > REGIME_OUT:
-        note = (f"Not comparable: generation 0 is already {_pc(first)} out of support at this CPU budget, far from the "
-                f"paper's regime of rare hallucinations (the fraction can only saturate, not grow geometrically); by "
-                f"the ratio test it would read: {verdict}. " + note)
-        verdict = NOT_COMPARABLE
-    return f"out-of-support fraction per generation, n = {m['n_keep']}: " + "; ".join(parts), verdict, note
-
-
-def _replicate_spread(m, gen: int) -> float | None:
-    """|f_none − f_random| at generation `gen`: the two unfiltered rules are replicates of one rule, so
-    this is one draw of the spread of a difference between two rules' fractions (training noise
-    included); None when either rule is missing."""
-    a, b = _gen(m, "none"), _gen(m, "random")
-    if len(a) <= gen or len(b) <= gen:
-        return None
-    return abs(a[gen]["out_fraction"] - b[gen]["out_fraction"])
-
-
-def _recursive_filter(m):
-    v, r = _gen(m, "variance"), _gen(m, "random")
-    if not v or not r:
-        return "needs the variance and random rules", NOT, None
-    d = r[-1]["out_fraction"] - v[-1]["out_fraction"]
-    rep = _replicate_spread(m, len(r) - 1)
-    se = math.hypot(r[-1]["out_fraction_se"], v[-1]["out_fraction_se"], rep or 0.0)
-    extra = pct_exact(config(m)["eval"]["extra_fraction"])
-    spread = ("" if rep is None else
-              f"; the ± adds the spread between the replicate rules none and random at that generation ({_f(rep, 3)})")
-    return ("variance filter: " + " → ".join(_f(x["out_fraction"], 3) for x in v)
-            + " vs random " + " → ".join(_f(x["out_fraction"], 3) for x in r)
-            + f"; last generation {_f(v[-1]['out_fraction'], 3)} vs {_f(r[-1]['out_fraction'], 3)} (difference "
-            f"{pm(d, se, 3)}{spread}); modes alive {v[-1]['modes_alive']} vs {r[-1]['modes_alive']}",
-            REP if d > GROWTH_SE * se else NOT,
-            f"Equal sample count per generation: both rules keep n of n + {extra} draws. One pair of replicates "
-            "gives a crude spread; ≥ 3 training seeds per rule are not run yet."
-            + (f" With about half the draws out of support, dropping the {extra} of highest variance cannot change "
-               "the next generation's data; the filter needs the paper's regime of rare hallucinations (the 1-D "
-               f"companion is in it)." if v[0]["out_fraction"] > REGIME_OUT else ""))
-
-
 def _interp_def(m):
     c = config(m)
     lo = c["loss"]
@@ -331,13 +261,6 @@ def _detector_def(m):
     return (f"variance of x̂0 over the last {ev['window']} steps (t = {ev['window'] - 1}…0), averaged over coordinates; "
             "positives = out-of-support samples (deep: farther than 2t stds from every mode); threshold at the "
             f"{_pc(ev['retention'])} quantile of in-support scores; ± binomial / Hanley–McNeil se")
-
-
-def _grows_def(m):
-    c = config(m)
-    return (f"out-of-support fraction of each generation's n + {pct_exact(c['eval']['extra_fraction'])} draws, "
-            f"Gaussian25, {c['recursive']['generations']} generations; growth = the per-generation ratio e^b of the "
-            "least-squares line ln(fraction) = a + b·generation, its 95 % t-interval above 1")
 
 
 def _network(m) -> str:
@@ -367,12 +290,11 @@ def hallucination(runs):
         claim(runs, "hallucination_1d_full", seed="003", text=f"{detect} (1-D)", evaluate=_gated(_detector_1d, "line_1_2_3"),
               definition=_with_network(_detector_def)),
         _detect_2d(runs, f"{detect} (Gaussian25)"),
-        claim(runs, "recursive_2d_full", seed="003", text=grow, evaluate=_gated_gen0(_recursive_grows), definition=_with_network(_grows_def)),
-        claim(runs, "recursive_2d_full", seed="003", text=filt, evaluate=_gated_gen0(_recursive_filter),
-              definition=_with_network(f"last generation: random − variance rule > {GROWTH_SE} se, the se including the "
-                                       "spread between the replicate rules none and random (equal sample count)")),
-        claim(runs, "recursive_1d_full", seed="003", text=f"{grow} (1-D companion)", evaluate=_gated_gen0(_recursive_grows),
+        claim(runs, "recursive_2d_full", seed="003", text=grow, evaluate=_gated_gen0(grows), definition=_with_network(grows_definition)),
+        claim(runs, "recursive_2d_full", seed="003", text=filt, evaluate=_gated_gen0(mitigates),
+              definition=_with_network(mitigates_definition)),
+        claim(runs, "recursive_1d_full", seed="003", text=f"{grow} (1-D companion)", evaluate=_gated_gen0(grows),
               definition=_with_network(lambda m: f"as above, modes {values(_modes(m, 0))}, n = {m['n_keep']:,} per generation")),
-        claim(runs, "recursive_1d_full", seed="003", text=f"{filt} (1-D companion)", evaluate=_gated_gen0(_recursive_filter),
+        claim(runs, "recursive_1d_full", seed="003", text=f"{filt} (1-D companion)", evaluate=_gated_gen0(mitigates),
               definition=_with_network(lambda m: f"as above, modes {values(_modes(m, 0))}")),
     ]

@@ -6,7 +6,7 @@ Runs come as report.load_runs gives them: {run name: metrics.json dict}, and for
 {"config": the base settings, "sweep": config.toml, …}}, one row per finished cell with its dotted
 settings ("data.kind", "train.seed", …) and metrics. Readers: the summary rows of a basic-task run
 (`rows`, `cell`, `networks`, `modes`), convergence (`convergence`, `converged_count`, `failed_tests`,
-`converged_word`), recursive generations (`generations`), sweep cells (`sweep_rows`, `sweep_kinds`,
+`converged_word`), recursive generations (`generations`, `run_seeds`), sweep cells (`sweep_rows`, `sweep_kinds`,
 `sweep_convergence`, …); formats: `f`, `pm`, `data_label`, `table`, and the `missing` / `no_cells`
 markers of a run that is not recorded.
 """
@@ -119,9 +119,18 @@ def sweep_convergence(m: dict) -> list[tuple[str, dict | None]] | None:
     return [(cell_label(r), r.get("convergence")) for r in rs]
 
 
-def generations(m: dict, rule: str) -> list[dict]:
-    """A recursive run's generations under `rule`, in order."""
-    return sorted((r for r in m["generations"] if r["rule"] == rule), key=lambda r: r["generation"])
+def run_seeds(m: dict) -> list[int]:
+    """The training seeds of a recursive run, one chain each ([0] for a run recorded before seeds:
+    its rows carry no `seed`)."""
+    return sorted({r.get("seed", 0) for r in m["generations"]})
+
+
+def generations(m: dict, rule: str, seed: int | None = None) -> list[dict]:
+    """A recursive run's generations under `rule` for training `seed` (None: the run's first seed), in
+    order."""
+    seed = run_seeds(m)[0] if seed is None else seed
+    return sorted((r for r in m["generations"] if r["rule"] == rule and r.get("seed", 0) == seed),
+                  key=lambda r: r["generation"])
 
 
 # ------------------------------------------------------------------------------------------- formats

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .._claims_fmt import config, pct, pct_exact, wilson
 from .readers import (BLOCKS, DASH, G25_SWEEP, NOT_MEASURED, converged_word, convergence,
-                      data_label, f, generations, missing, no_cells, pm, sweep_rows, table)
+                      data_label, f, generations, missing, no_cells, pm, run_seeds, sweep_rows, table)
 
 CONFIGS = Path(__file__).resolve().parents[4] / "configs"
 SCORES = {"exact": "exact score", "training set": "training set", **BLOCKS}
@@ -91,21 +91,24 @@ RECURSIVE = ("recursive_1d_full", "recursive_2d_full")
 
 
 def recursive(ms: list[dict]) -> str:
-    """Section 3: out-of-support fraction of each generation's draws per rule, its largest se, and
-    the nearest-mode masses at the last generation in units of 1/K (all of them for K ≤ 5, else the
-    smallest … the largest)."""
-    gens = max(len(generations(m, r)) for m in ms for r in config(m)["recursive"]["rules"])
-    header = ["data", "rule", *[f"gen {g}" for g in range(gens)], "largest se", "mode masses at the last gen (× K)"]
+    """Section 3: out-of-support fraction of each generation's draws per rule (and training seed, for
+    a run with several), its largest se, and the nearest-mode masses at the last generation in units
+    of 1/K (all of them for K ≤ 5, else the smallest … the largest)."""
+    gens = max(len(generations(m, r, s)) for m in ms for r in config(m)["recursive"]["rules"] for s in run_seeds(m))
+    header = ["data", "rule", "seed", *[f"gen {g}" for g in range(gens)], "largest se",
+              "mode masses at the last gen (× K)"]
     body = []
     for m in ms:
         for rule in config(m)["recursive"]["rules"]:
-            g = generations(m, rule)
-            if not g:
-                continue
-            mass = [x * len(g[-1]["mode_mass"]) for x in g[-1]["mode_mass"]]
-            masses = ", ".join(f(x, 2) for x in mass) if len(mass) <= 5 else f"{f(min(mass), 2)} … {f(max(mass), 2)}"
-            body.append([data_label(m["data"]), rule, *[f(r["out_fraction"], 3) for r in g],
-                         *[""] * (gens - len(g)), f(max(r["out_fraction_se"] for r in g), 3), masses])
+            for seed in run_seeds(m):
+                g = generations(m, rule, seed)
+                if not g:
+                    continue
+                mass = [x * len(g[-1]["mode_mass"]) for x in g[-1]["mode_mass"]]
+                masses = ", ".join(f(x, 2) for x in mass) if len(mass) <= 5 else f"{f(min(mass), 2)} … {f(max(mass), 2)}"
+                body.append([data_label(m["data"]), rule, str(g[0].get("seed", config(m)["train"]["seed"])),
+                             *[f(r["out_fraction"], 3) for r in g], *[""] * (gens - len(g)),
+                             f(max(r["out_fraction_se"] for r in g), 3), masses])
     return table(header, body)
 
 

@@ -160,7 +160,7 @@ class Sweep(Section):
     gaps: tuple[Positive, ...] = (6.0, 10.0, 20.0)   # gap task: distance between adjacent modes, in stds
     n_modes: tuple[Annotated[int, Field(ge=2)], ...] = (2, 3, 5)
     variants: tuple[Variant, ...] = ()                 # architecture task
-    seeds: tuple[Annotated[int, Field(ge=0)], ...] = ()  # extra training seeds (empty: train.seed)
+    seeds: tuple[Annotated[int, Field(ge=0)], ...] = ()  # training seeds (empty: train.seed): basic, architecture, recursive
 
 
 class Config(Section):
@@ -175,6 +175,11 @@ class Config(Section):
     eval: Eval = Eval()
     recursive: Recursive = Recursive()
     sweep: Sweep = Sweep()
+
+    def training_seeds(self) -> tuple[int, ...]:
+        """The training seeds of the run: sweep.seeds, or (train.seed,) when it is empty. The basic
+        task trains one network per seed, the recursive task one chain of generations per seed."""
+        return self.sweep.seeds or (self.train.seed,)
 
     @pydantic.model_validator(mode="after")
     def _rules(self) -> Config:

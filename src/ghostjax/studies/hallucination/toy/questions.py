@@ -139,7 +139,7 @@ def run_architecture(cfg: Config, progress: bool, log, ws: Workspace | None = No
     rows.append(row("exact", name, "exact", "", ex, {"score_err_between": {}}))
     log(f"exact: out {ex['split']['out_fraction']:.4f}")
     for i, v in enumerate(cfg.sweep.variants):
-        for s in (cfg.sweep.seeds or (cfg.train.seed,)):
+        for s in cfg.training_seeds():
             net, cname = _variant_net(cfg, v, gm.dim, s), f"{v.name}_s{s}"
             snaps = convergence.snapshots_for(cfg, gm, ws, cname, steps=v.steps)
             model, tlog = train(cfg, net, data if v.source == "fixed" else gm, seed=s, steps=v.steps, target=v.target,

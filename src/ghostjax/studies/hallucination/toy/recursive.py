@@ -10,7 +10,8 @@ draws are shared by the rules. Measured per generation and rule, on all n + m dr
 generation's network: the out-of-support fraction (between / beyond), the mode weights (mode_mass:
 the share of samples nearest each mode, in std units; mode_occupancy: the share that is census-real
 at it), the modes still alive (mass ≥ 20 % of 1/K; modes_real: real share ≥ 20 % of 1/K), and the
-out-of-support fraction of the selected set that trains the next generation.
+out-of-support fraction of the selected set that trains the next generation. With several training
+seeds (sweep.seeds) every seed runs its own chain, generation 0 included.
 """
 
 from __future__ import annotations
@@ -34,10 +35,14 @@ ALIVE = 0.2  # a mode is alive while it holds at least this share of 1/K of the 
 
 
 def run_recursive(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> Results:
-    """The recursive task: metrics {data, n_keep, n_extra, generation0_convergence (toy/convergence.report
-    of generation 0 against the data: the chain starts from it; None when eval.convergence_samples = 0),
-    generations, cells, summary}, figures
-    recursive_<data> and mode_weights_<data>."""
+    """The recursive task: one chain of generations per training seed (cfg.training_seeds()); metrics
+    {data, n_keep, n_extra, seeds, generation0_convergence (toy/convergence.report of the first
+    seed's generation 0 against the data: the chain starts from it; None when eval.convergence_samples
+    = 0), generation0_convergence_by_seed ({seed: that report}), generations (rows with their `seed`),
+    cells, summary}, figures recursive_<data> and mode_weights_<data>.
+    With one seed the networks are named "gen 0", "<rule> gen g" (as runs recorded before seeds were
+    added, whose numbers this reproduces); with several, "seed S gen 0", "seed S <rule> gen g", and
+    the seed is folded into every draw and selection key so the chains share no noise."""
     E, R = cfg.eval, cfg.recursive
     d = cfg.data[0]
     gm, name = mixture(d), label(d)
@@ -46,16 +51,21 @@ def run_recursive(cfg: Config, progress: bool, log, ws: Workspace | None = None)
     m = int(round(n * E.extra_fraction))
     k_modes = gm.n_components
     blocks = cfg.model.blocks[0]
-    seed = cfg.train.seed
-    rows, cells = [], []
+    seeds = cfg.training_seeds()
+    rows, cells, conv0 = [], [], {}
 
-    def generation(data, g: int, salt: int, desc: str):
+    def keyed(key: jax.Array, seed: int) -> jax.Array:
+        return key if len(seeds) == 1 else jax.random.fold_in(key, 7919 + seed)
+
+    def generation(seed: int, data, g: int, salt: int, desc: str):
         net = build_net(cfg.model, gm.dim, key=net_key(seed, 100 + g), blocks=blocks)
+        desc = desc if len(seeds) == 1 else f"seed {seed} {desc}"
         cname = desc.replace(" ", "_")
         snaps = convergence.snapshots_for(cfg, gm, ws, cname) if g == 0 else None  # generation 0 learns the data
-        model, tlog = train(cfg, net, data, seed=seed + g, progress=progress, desc=desc, workspace=ws, name=cname,
+        model, tlog = train(cfg, net, data, seed=seed + g if len(seeds) == 1 else 1000 * seed + g, progress=progress,
+                            desc=desc, workspace=ws, name=cname,
                             snapshot_at=snaps.steps if snaps else (), on_snapshot=snaps)
-        key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(E.seed), g), salt)
+        key = keyed(jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(E.seed), g), salt), seed)
         x, traj = draw(model, gm.dim, n + m, key=key, loss=cfg.loss, E=E)
         meas = measure(x, traj, gm, E, windows=False)
         if snaps is not None:
@@ -63,37 +73,40 @@ def run_recursive(cfg: Config, progress: bool, log, ws: Workspace | None = None)
         score = np.asarray(hm.window_statistic(traj[-E.window:], E.stat))
         return np.asarray(x), score, meas, tlog
 
-    gen0 = generation(real, 0, 0, "gen 0")
-    conv0 = gen0[3]["convergence"]
-    log(f"gen 0: {convergence.brief(conv0)}")
-    for r_i, rule in enumerate(R.rules):
-        data = real
-        for g in range(R.generations):
-            x, score, meas, tlog = gen0 if g == 0 else generation(data, g, r_i + 1, f"{rule} gen {g}")
-            keep = select(rule, score, n, key=jax.random.fold_in(jax.random.PRNGKey(E.seed + 1), 100 * r_i + g))
-            kept_split = hm.support_split(x[keep], gm, E.tail)
-            occ = np.asarray(meas["mode_occupancy"])
-            mass = hm.mode_mass(x, gm)
-            s = meas["split"]
-            rows.append({"rule": rule, "generation": g, "n_drawn": n + m, "n_kept": n,
-                         "out_fraction": s["out_fraction"], "out_fraction_se": s["out_fraction_se"],
-                         "between_fraction": s["between_fraction"], "beyond_fraction": s["beyond_fraction"],
-                         "kept_out_fraction": kept_split["out_fraction"],
-                         "auc": (meas["detector"] or {}).get("auc"),
-                         "modes_alive": int(np.sum(mass >= ALIVE / k_modes)),
-                         "modes_real": int(np.sum(occ >= ALIVE / k_modes)),
-                         "min_mode_weight": float(mass.min()), "max_mode_weight": float(mass.max()),
-                         "mode_weight_cv": float(mass.std() / max(mass.mean(), 1e-12)),
-                         "mode_mass": mass.tolist(),
-                         "train_s": tlog["train_s"], "final_loss": tlog["final_loss"],
-                         "mode_occupancy": occ.tolist()})
-            cells.append({"rule": rule, "generation": g, **meas, "train": tlog})
-            log(f"{rule} gen {g}: out {s['out_fraction']:.4f} (kept {kept_split['out_fraction']:.4f}), "
-                f"modes alive {rows[-1]['modes_alive']}/{k_modes} (real at {rows[-1]['modes_real']})")
-            data = EmpiricalData(x[keep], float(gm.mode_std()))
+    for seed in seeds:
+        gen0 = generation(seed, real, 0, 0, "gen 0")
+        conv0[str(seed)] = gen0[3]["convergence"]
+        log(f"seed {seed} gen 0: {convergence.brief(conv0[str(seed)])}")
+        for r_i, rule in enumerate(R.rules):
+            data = real
+            for g in range(R.generations):
+                x, score, meas, tlog = gen0 if g == 0 else generation(seed, data, g, r_i + 1, f"{rule} gen {g}")
+                key = keyed(jax.random.fold_in(jax.random.PRNGKey(E.seed + 1), 100 * r_i + g), seed)
+                keep = select(rule, score, n, key=key)
+                kept_split = hm.support_split(x[keep], gm, E.tail)
+                occ = np.asarray(meas["mode_occupancy"])
+                mass = hm.mode_mass(x, gm)
+                s = meas["split"]
+                rows.append({"seed": seed, "rule": rule, "generation": g, "n_drawn": n + m, "n_kept": n,
+                             "out_fraction": s["out_fraction"], "out_fraction_se": s["out_fraction_se"],
+                             "between_fraction": s["between_fraction"], "beyond_fraction": s["beyond_fraction"],
+                             "kept_out_fraction": kept_split["out_fraction"],
+                             "auc": (meas["detector"] or {}).get("auc"),
+                             "modes_alive": int(np.sum(mass >= ALIVE / k_modes)),
+                             "modes_real": int(np.sum(occ >= ALIVE / k_modes)),
+                             "min_mode_weight": float(mass.min()), "max_mode_weight": float(mass.max()),
+                             "mode_weight_cv": float(mass.std() / max(mass.mean(), 1e-12)),
+                             "mode_mass": mass.tolist(),
+                             "train_s": tlog["train_s"], "final_loss": tlog["final_loss"],
+                             "mode_occupancy": occ.tolist()})
+                cells.append({"seed": seed, "rule": rule, "generation": g, **meas, "train": tlog})
+                log(f"seed {seed} {rule} gen {g}: out {s['out_fraction']:.4f} (kept {kept_split['out_fraction']:.4f}), "
+                    f"modes alive {rows[-1]['modes_alive']}/{k_modes} (real at {rows[-1]['modes_real']})")
+                data = EmpiricalData(x[keep], float(gm.mode_std()))
     flat = [{k: v for k, v in r.items() if k not in ("mode_occupancy", "mode_mass")} for r in rows]
     figures = {f"recursive_{name}": report.recursive_figure(rows, k_modes),
-               f"mode_weights_{name}": report.occupancy_figure(rows, k_modes)}
-    return Results({"data": name, "n_keep": n, "n_extra": m, "generation0_convergence": conv0, "generations": rows,
-                    "cells": cells, "summary": flat},
+               f"mode_weights_{name}": report.occupancy_figure([r for r in rows if r["seed"] == seeds[0]], k_modes)}
+    return Results({"data": name, "n_keep": n, "n_extra": m, "seeds": list(seeds),
+                    "generation0_convergence": conv0[str(seeds[0])], "generation0_convergence_by_seed": conv0,
+                    "generations": rows, "cells": cells, "summary": flat},
                    figures=figures)

@@ -65,15 +65,30 @@ def roc_figure(curves: list[tuple[str, dict]], title: str = "trajectory-variance
 
 
 def recursive_figure(rows: list[dict], k_modes: int):
-    """Out-of-support fraction per generation per rule, and the number of live modes / smallest mode weight."""
+    """Out-of-support fraction per generation per rule, and the number of live modes / smallest mode
+    weight. With several training seeds (rows' `seed`): one thin line per seed and chain, and the
+    rule's mean over seeds with the seeds' standard deviation as its error bar."""
     fig, axes = _figure(1, 3, 4.2, 3.4)
-    for rule in sorted({r["rule"] for r in rows}):
-        rs = sorted((r for r in rows if r["rule"] == rule), key=lambda r: r["generation"])
-        g = [r["generation"] for r in rs]
-        axes[0, 0].errorbar(g, [r["out_fraction"] for r in rs], yerr=[r["out_fraction_se"] for r in rs],
-                            marker="o", ms=3, capsize=2, label=rule)
-        axes[0, 1].plot(g, [r["modes_alive"] for r in rs], marker="o", ms=3, label=rule)
-        axes[0, 2].semilogy(g, [max(r["min_mode_weight"], 1e-5) for r in rs], marker="o", ms=3, label=rule)
+    seeds = sorted({r.get("seed", 0) for r in rows})
+    for c, rule in enumerate(sorted({r["rule"] for r in rows})):
+        color = f"C{c}"
+        chains = [sorted((r for r in rows if r["rule"] == rule and r.get("seed", 0) == s), key=lambda r: r["generation"])
+                  for s in seeds]
+        for rs in chains:
+            g = [r["generation"] for r in rs]
+            kw = {"color": color, "marker": "o", "ms": 3}
+            if len(seeds) == 1:
+                axes[0, 0].errorbar(g, [r["out_fraction"] for r in rs], yerr=[r["out_fraction_se"] for r in rs],
+                                    capsize=2, label=rule, **kw)
+            else:
+                axes[0, 0].plot(g, [r["out_fraction"] for r in rs], lw=0.5, alpha=0.5, **{**kw, "ms": 1.5})
+            axes[0, 1].plot(g, [r["modes_alive"] for r in rs], label=rule if rs is chains[0] else None, **kw)
+            axes[0, 2].semilogy(g, [max(r["min_mode_weight"], 1e-5) for r in rs], label=rule if rs is chains[0] else None,
+                                **kw)
+        if len(seeds) > 1:
+            frac = np.array([[r["out_fraction"] for r in rs] for rs in chains if len(rs) == len(chains[0])])
+            axes[0, 0].errorbar(range(frac.shape[1]), frac.mean(0), yerr=frac.std(0, ddof=1), color=color, marker="o",
+                                ms=3, capsize=2, label=f"{rule}: mean ± sd over {frac.shape[0]} seeds")
     axes[0, 0].set(xlabel="generation", ylabel="out-of-support fraction", title="hallucinations per generation")
     axes[0, 1].set(xlabel="generation", ylabel=f"modes with ≥ 20 % of 1/K nearest (K = {k_modes})", title="live modes")
     axes[0, 2].set(xlabel="generation", ylabel="smallest mode mass (nearest-mode share)", title="mode weights drift")

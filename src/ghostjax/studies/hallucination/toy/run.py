@@ -33,10 +33,6 @@ from .nets import build_net
 from .summary import row
 
 
-def seeds(cfg: Config) -> tuple[int, ...]:
-    return cfg.sweep.seeds or (cfg.train.seed,)
-
-
 def _key(cfg: Config, *salt: int) -> jax.Array:
     k = jax.random.PRNGKey(cfg.eval.seed)
     for s in salt:
@@ -64,7 +60,7 @@ def run_basic(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> 
             log(f"{name} exact: out {m['split']['out_fraction']:.4f}")
         curves = []
         for b in cfg.model.blocks:
-            for s in seeds(cfg):
+            for s in cfg.training_seeds():
                 cname = f"{name}_{cfg.model.kind}_{b}_s{s}"
                 net = build_net(cfg.model, gm.dim, key=net_key(s), blocks=b)
                 snaps = convergence.snapshots_for(cfg, gm, ws, cname)
@@ -82,7 +78,7 @@ def run_basic(cfg: Config, progress: bool, log, ws: Workspace | None = None) -> 
                 windows += [{"name": cname, **w} for w in m["window_study"]]
                 if m["detector"]:
                     curves.append((f"{b} s{s}: AUC {m['detector']['auc']:.3f}", m["detector"]["roc"]))
-                if s == seeds(cfg)[0]:
+                if s == cfg.training_seeds()[0]:
                     panels.append((f"{b} blocks, seed {s}", np.asarray(x), labels(x, gm, E)))
                 log(f"{cname}: out {m['split']['out_fraction']:.4f} (between {m['split']['between_fraction']:.4f}, "
                     f"beyond {m['split']['beyond_fraction']:.4f}), AUC "
