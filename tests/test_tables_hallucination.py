@@ -48,10 +48,13 @@ def test_recursive_rows_follow_generations_and_masses_are_in_units_of_one_over_k
     m = {"meta": {"config": {"recursive": {"rules": ["none", "variance"]}}}, "data": "line_1_2_3", "generations": gens}
     t = T.recursive([m])
     row = _cells(t, "{1, 2, 3}")
-    assert row[1] == "none" and row[2:6] == ["0.010", "0.020", "0.030", "0.040"]
-    assert row[6] == "0.004"                                   # the largest se of the row
-    assert row[7] == ", ".join(f"{3 * x:.2f}" for x in (0.2, 0.3, 0.5)) == "0.60, 0.90, 1.50"
+    assert row[1:3] == ["none", "0"] and row[3:7] == ["0.010", "0.020", "0.030", "0.040"]  # rows without a seed: 0
+    assert row[7] == "0.004"                                   # the largest se of the row
+    assert row[8] == ", ".join(f"{3 * x:.2f}" for x in (0.2, 0.3, 0.5)) == "0.60, 0.90, 1.50"
     assert "variance" not in t                                  # a rule with no generations gives no row
+    seeded = [{**g, "seed": s, "out_fraction": g["out_fraction"] + s} for s in (3, 1) for g in gens]
+    t = T.recursive([{**m, "generations": seeded}])             # one row per rule and training seed, by seed
+    assert [(r[2], r[3]) for r in (_row.split(" | ") for _row in t.splitlines()[2:])] == [("1", "1.010"), ("3", "3.010")]
 
 
 def test_shapes_counts_carry_the_wilson_interval():
@@ -91,9 +94,10 @@ def test_missing_runs_give_a_marker_naming_the_run_and_its_command(tmp_path, mon
     monkeypatch.setattr(T, "CONFIGS", tmp_path / "none")
     out = T.tables({})
     assert set(out) == {"interpolation", "convergence", "recursive", "gap", "architecture", "shapes", "samplers",
-                        "g25_sweep", "defaults"}
+                        "g25_sweep", "g25_recipes", "defaults"}
+    assert out["g25_recipes"] == R.no_cells(R.G25_SWEEP) + R.no_cells(R.RECIPE_SWEEP)
     for name, text in out.items():
-        if name not in ("defaults", "g25_sweep"):
+        if name not in ("defaults", "g25_sweep", "g25_recipes"):
             assert text.startswith("*No recorded run `"), name
     assert out["g25_sweep"] == (  # the sweep: its own command, which also resumes it
         f"*No finished cell of the sweep `{R.G25_SWEEP}` yet: run it with `python -m ghostjax.sweep --config "
@@ -177,7 +181,8 @@ def _sweep_cell(seed: int, kind: str, converged: dict | None) -> dict:
             "out_fraction": 0.0123, "out_fraction_se": 0.00036, "between_fraction": 0.0081,
             "between_fraction_se": 0.00028, "beyond_fraction": 0.0042, "beyond_fraction_se": 0.0002, "auc": 0.9912,
             "auc_se": 0.0011, "detection_at_retention": 0.9713, "detection_at_retention_se": 0.0041,
-            "train_s": 6843.4, "convergence": converged}
+            "train_s": 6843.4, "convergence": converged, "optim.name": "adam", "optim.lr": 0.001,
+            "optim.final_lr_frac": 1.0, "optim.warmup": 0}
 
 
 def test_g25_sweep_lists_every_finished_cell():
@@ -202,3 +207,27 @@ def test_g25_sweep_lists_every_finished_cell():
     empty = report.sweep_run(R.G25_SWEEP, cfg, {"n_cells": 6, "n_done": 0, "rows": []}, "hallucination")
     assert T.g25_sweep(empty) == R.no_cells(R.G25_SWEEP)
 
+
+
+def test_g25_recipes_sets_the_recipes_side_by_side():
+    """The recipes table: the Gaussian25 cells of both sweeps (the paper's constant learning rate and
+    the decayed one), each with its schedule read from the row and the convergence tests' numbers;
+    other data sets are left out."""
+    from ghostjax import report
+
+    cfg = tomllib.loads(SWEEP_CONFIG.read_text())
+    paper = report.sweep_run(R.G25_SWEEP, cfg, {"n_cells": 6, "n_done": 2, "curves": {}, "rows": [
+        _sweep_cell(0, "gaussian25", _conv(False, widths=False, dev=1.595, z=13.38)),
+        _sweep_cell(0, "gaussian25_rotated", _conv(True))]}, "hallucination")
+    fast = {**_sweep_cell(0, "gaussian25", _conv(True)), "train.steps": 20000, "optim.final_lr_frac": 0.01}
+    recipe = report.sweep_run(R.RECIPE_SWEEP, {**cfg, "name": R.RECIPE_SWEEP},
+                              {"n_cells": 2, "n_done": 1, "curves": {}, "rows": [fast]}, "hallucination")
+    t = T.tables({R.G25_SWEEP: paper, R.RECIPE_SWEEP: recipe})["g25_recipes"]
+    lines = t.splitlines()
+    assert len(lines) == 4
+    assert [c.strip() for c in lines[2].split("|")[1:-1]] == [
+        f"`{R.G25_SWEEP}`", "Adam 0.001 constant", "100,000 × 10,000", "0", "0.0123 ± 0.0004", "0.991 ± 0.001",
+        "0.971 ± 0.004", "1.59", "13.4", "0.0006 ± 0.0019", "no (widths)"]
+    assert [c.strip() for c in lines[3].split("|")[1:4]] == [f"`{R.RECIPE_SWEEP}`", "Adam 0.001 → 1e-05 cosine",
+                                                             "20,000 × 10,000"]
+    assert lines[3].rstrip(" |").endswith("yes")

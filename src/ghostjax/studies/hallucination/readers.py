@@ -75,7 +75,8 @@ def failed_tests(c: dict) -> list[str]:
 
 
 G25_SWEEP = "sweep_hallucination_g25_full"  # Gaussian25 and diamond at the paper's budget, seeds × data sets
-SWEEPS = (G25_SWEEP,)                      # the sweep runs the tables and claims read
+RECIPE_SWEEP = "sweep_hallucination_recipe_full"  # the same network, data and batch, learning rate decayed
+SWEEPS = (G25_SWEEP, RECIPE_SWEEP)         # the sweep runs the tables and claims read
 
 
 def sweep_rows(m: dict) -> list[dict]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._claims_fmt import config, pct, pct_exact, wilson
-from .readers import (BLOCKS, DASH, G25_SWEEP, NOT_MEASURED, converged_word, convergence,
+from .readers import (BLOCKS, DASH, G25_SWEEP, NOT_MEASURED, RECIPE_SWEEP, converged_word, convergence,
                       data_label, f, generations, missing, no_cells, pm, run_seeds, sweep_rows, table)
 
 CONFIGS = Path(__file__).resolve().parents[4] / "configs"
@@ -106,7 +106,7 @@ def recursive(ms: list[dict]) -> str:
                     continue
                 mass = [x * len(g[-1]["mode_mass"]) for x in g[-1]["mode_mass"]]
                 masses = ", ".join(f(x, 2) for x in mass) if len(mass) <= 5 else f"{f(min(mass), 2)} … {f(max(mass), 2)}"
-                body.append([data_label(m["data"]), rule, str(g[0].get("seed", config(m)["train"]["seed"])),
+                body.append([data_label(m["data"]), rule, str(g[0].get("seed", config(m).get("train", {}).get("seed", 0))),
                              *[f(r["out_fraction"], 3) for r in g], *[""] * (gens - len(g)),
                              f(max(r["out_fraction_se"] for r in g), 3), masses])
     return table(header, body)
@@ -202,6 +202,38 @@ def g25_sweep(m: dict) -> str:
              pm(r["beyond_fraction"], r.get("beyond_fraction_se")), pm(r["auc"], r.get("auc_se"), 3),
              pm(r["detection_at_retention"], r.get("detection_at_retention_se"), 3), converged_word(r.get("convergence")),
              DASH if r.get("train_s") is None else f"{r['train_s']:,.0f}"] for r in rs]
+    return table(header, body)
+
+
+def _schedule(r: dict) -> str:
+    """A sweep row's learning rate: 'Adam 0.001 constant' or 'Adam 0.001 → 1e-05 cosine'."""
+    lr, end = r["optim.lr"], r["optim.lr"] * r["optim.final_lr_frac"]
+    warm = f", warmup {r['optim.warmup']:,}" if r["optim.warmup"] else ""
+    return f"{r['optim.name'].capitalize()} {lr:g} " + ("constant" if end == lr else f"→ {end:g} cosine") + warm
+
+
+def g25_recipes(ms: list[dict]) -> str:
+    """Section 1 (recipes): the state each training recipe reaches on Gaussian25, from the finished
+    cells of the paper-budget sweep and of the faster-recipe sweep: the learning-rate schedule, steps
+    × batch, out of support, detector AUC and detection at the retention, and the convergence tests'
+    numbers (largest |width ratio − 1| against the 10 % tolerance, largest |weight z| against 3, the
+    out-of-support spread over the last fifth ± its se)."""
+    rs = [(config(m)["name"], r) for m in ms for r in sweep_rows(m) if r["data.kind"] == "gaussian25"]
+    if not rs:
+        return no_cells(config(ms[0])["name"])
+    header = ["sweep", "learning rate", "steps × batch", "seed", "out of support", "AUC",
+              f"detection at {pct(rs[0][1]['eval.retention'])} retention", "max abs(width ratio − 1)",
+              "max abs(weight z)", "out-of-support spread, last fifth", "converged"]
+    body = []
+    for name, r in rs:
+        c = r.get("convergence") or {}
+        mo, fl = c.get("modes") or {}, c.get("flat") or {}
+        body.append([f"`{name}`", _schedule(r), f"{r['train.steps']:,} × {r['train.batch']:,}", str(r["train.seed"]),
+                     pm(r["out_fraction"], r.get("out_fraction_se")), pm(r["auc"], r.get("auc_se"), 3),
+                     pm(r["detection_at_retention"], r.get("detection_at_retention_se"), 3),
+                     f(mo.get("width_dev_max"), 2), f(mo.get("weight_z_max"), 1),
+                     pm(fl.get("spread"), fl.get("spread_se"), 4) if fl.get("spread") is not None else DASH,
+                     converged_word(c or None)])
     return table(header, body)
 
 
@@ -321,6 +353,7 @@ BUILDERS: dict[str, tuple[tuple[str, ...], Callable[[list[dict]], str]]] = {
     "interpolation": (BASIC, interpolation),
     "convergence": (BASIC, converged),
     "g25_sweep": ((G25_SWEEP,), lambda ms: g25_sweep(ms[0])),
+    "g25_recipes": ((G25_SWEEP, RECIPE_SWEEP), g25_recipes),
     "recursive": (RECURSIVE, recursive),
     "gap": (("hallucination_gap",), lambda ms: gap(ms[0])),
     "architecture": (ARCH, architecture),
