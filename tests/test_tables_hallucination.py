@@ -201,7 +201,11 @@ def test_g25_sweep_lists_every_finished_cell():
     assert [r.split(" | ")[:2] for r in lines[2:]] == [["| Gaussian25", "0"], ["| Gaussian25", "1"], ["| diamond", "1"]]
     row = _cells(t, "Gaussian25")
     assert row[1:] == ["0", "100,000 × 10,000", "0.0123 ± 0.0004", "0.0081 ± 0.0003", "0.0042 ± 0.0002",
-                       "0.991 ± 0.001", "0.971 ± 0.004", "yes", "6,843"]
+                       "0.991 ± 0.001", "0.971 ± 0.004", "yes", "6,843", R.DASH]
+    resumed = {**rows[2], "train_s": 1777.0, "steps_s": 8123.4}  # a cell trained over two sessions
+    m2 = report.sweep_run(R.G25_SWEEP, cfg, {**m["sweep"], "rows": [resumed]}, "hallucination")
+    assert _cells(T.tables({R.G25_SWEEP: m2})["g25_sweep"], "Gaussian25")[-2:] == ["1,777", "8,123"]
+    assert m2["meta"]["elapsed_s"] == round(8123.4 + resumed.get("sample_s", 0.0), 1)
     assert lines[3].split(" | ")[8] == "no (flat)"
     assert R.converged_word(None) == "not measured"
     empty = report.sweep_run(R.G25_SWEEP, cfg, {"n_cells": 6, "n_done": 0, "rows": []}, "hallucination")

@@ -181,16 +181,27 @@ def test_fused_adam_matches_optax_chain():
 
 
 # ------------------------------------------------------------------ loop, checkpoints, resume
+def test_step_seconds_sums_each_chunk_at_its_own_rate():
+    hist = [{"step": 250, "steps_per_s": 10.0}, {"step": 500, "steps_per_s": 25.0}, {"step": 600, "steps_per_s": 50.0}]
+    assert training.step_seconds(hist) == pytest.approx(25.0 + 10.0 + 2.0)
+    assert training.step_seconds([]) == 0.0
+
+
 def test_resume_is_bitwise_identical(tmp_path):
     full, hist = _fit(ckpt_dir=tmp_path / "a", checkpoint_every=10)
     assert hist[-1]["loss"] < hist[0]["loss"]  # it trains
-    part, _ = _fit(ckpt_dir=tmp_path / "b", checkpoint_every=10, stop_after=20)
+    part, first = _fit(ckpt_dir=tmp_path / "b", checkpoint_every=10, stop_after=20)
     assert int(part.step) == 20
     assert checkpoints.read_meta(tmp_path / "b")["step"] == 20
     resumed, hist_b = _fit(ckpt_dir=tmp_path / "b", checkpoint_every=10, resume=True)
     assert int(resumed.step) == 40 and len(hist_b) == len(hist)
     a, b = _leaves(full), _leaves(resumed)
     assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))  # params, opt state, EMA
+    # the resumed history keeps the first session's rows, so the step time spans both sessions
+    assert [h["steps_per_s"] for h in hist_b[:len(first)]] == [h["steps_per_s"] for h in first]
+    assert training.step_seconds(hist_b) == pytest.approx(sum(
+        (h["step"] - p) / h["steps_per_s"] for h, p in zip(hist_b, [0] + [h["step"] for h in hist_b[:-1]])))
+
     # the saved blobs are byte-identical too
     def blob(d):
         return (d / checkpoints.read_meta(d)["blob"]).read_bytes()

@@ -79,9 +79,11 @@ def sweep_run(run: str, cfg: dict, results: dict, study: str) -> dict:
                           sweep's `name` and `study` (what the claims' `config(m)` reads: model, train, eval, …)
       meta.sweep          config.toml whole (kind, base, grid, cells, run)
       meta.command        the sweep command that records it (the same command resumes it)
-      meta.elapsed_s      the finished cells' training and sampling seconds (train_s + sample_s), summed
-                          over the sessions the sweep ran in"""
-    secs = sum((r.get("train_s") or 0.0) + (r.get("sample_s") or 0.0) for r in results.get("rows", []))
+      meta.elapsed_s      the finished cells' training and sampling seconds, summed: per cell its
+                          sample_s and the larger of train_s (the last session's training wall time)
+                          and steps_s (its training steps over every session, where recorded)"""
+    secs = sum(max(r.get("train_s") or 0.0, r.get("steps_s") or 0.0) + (r.get("sample_s") or 0.0)
+               for r in results.get("rows", []))
     return {"sweep": results,
             "meta": {"config": {"name": cfg.get("name", run), "study": study, **cfg.get("base", {})},
                      "sweep": cfg, "command": command(SWEEP_ENTRY, run), "elapsed_s": round(secs, 1)}}

@@ -248,6 +248,17 @@ def ema_model(state: TrainState):
     return eqx.combine(state.ema, eqx.filter(state.model, eqx.is_inexact_array, inverse=True))
 
 
+def step_seconds(history: list[dict]) -> float:
+    """The seconds spent in training steps over a run's whole `history` (fit's rows, carried across
+    resumes in the checkpoints): Σ (step_i − step_{i−1}) / steps_per_s_i, the compiled chunks alone
+    (no compilation, checkpoint writes or callbacks), over every session that trained the run."""
+    total, prev = 0.0, 0
+    for row in history:
+        total += (row["step"] - prev) / row["steps_per_s"]
+        prev = row["step"]
+    return total
+
+
 def _summarise(logs, spec: Loss, step: int, rate: float) -> dict:
     bs, bc = np.asarray(logs["bucket_sum"]).sum(0), np.asarray(logs["bucket_count"]).sum(0)
     row = {"step": step, "loss": float(np.mean(np.asarray(logs["loss"]))), "steps_per_s": rate}

@@ -190,18 +190,21 @@ def architecture(ms: list[dict]) -> str:
 def g25_sweep(m: dict) -> str:
     """Section 1'': every finished cell of the Gaussian25 paper-budget sweep (one trained network per
     training seed and data set): steps × batch, census split ± binomial se, detector AUC and detection
-    at the retention ± se, convergence (the tests failed) and training seconds; the `no_cells` marker
-    when no cell has finished."""
+    at the retention ± se, convergence (the tests failed), training seconds of the session that
+    finished the cell and the training steps' seconds over every session (a dash for cells recorded
+    before it was); the `no_cells` marker when no cell has finished."""
     rs = sweep_rows(m)
     if not rs:
         return no_cells(config(m)["name"])
     header = ["data", "seed", "steps × batch", "out of support", "between", "beyond", "AUC",
-              f"detection at {pct(rs[0]['eval.retention'])} retention", "converged", "training (s)"]
+              f"detection at {pct(rs[0]['eval.retention'])} retention", "converged", "training (s)",
+              "training steps, all sessions (s)"]
     body = [[data_label(r["data.kind"]), str(r["train.seed"]), f"{r['train.steps']:,} × {r['train.batch']:,}",
              pm(r["out_fraction"], r.get("out_fraction_se")), pm(r["between_fraction"], r.get("between_fraction_se")),
              pm(r["beyond_fraction"], r.get("beyond_fraction_se")), pm(r["auc"], r.get("auc_se"), 3),
              pm(r["detection_at_retention"], r.get("detection_at_retention_se"), 3), converged_word(r.get("convergence")),
-             DASH if r.get("train_s") is None else f"{r['train_s']:,.0f}"] for r in rs]
+             DASH if r.get("train_s") is None else f"{r['train_s']:,.0f}",
+             DASH if r.get("steps_s") is None else f"{r['steps_s']:,.0f}"] for r in rs]
     return table(header, body)
 
 

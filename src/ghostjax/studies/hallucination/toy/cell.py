@@ -55,7 +55,7 @@ ROW = ("in_fraction", "out_fraction", "out_fraction_se", "between_fraction", "be
        "detection_at_retention_se", "retention", "selection_removed_out", "selection_kept_in", "non_finite",
        "deep_fraction", "auc_deep", "detection_deep_at_retention")
 EXACT = ("exact_out_fraction", "exact_out_fraction_se", "exact_between_fraction", "exact_beyond_fraction")
-METRICS = ROW + ("n_modes", "between_per_gap", "sample_s", "train_s", "final_loss", "score_err_t1",
+METRICS = ROW + ("n_modes", "between_per_gap", "sample_s", "train_s", "steps_s", "final_loss", "score_err_t1",
                  "score_err_t10", "score_err_t50") + EXACT + ("convergence",) + convergence.COLUMNS
 
 
@@ -111,7 +111,7 @@ def cell(s: Cell, workspace: Workspace, name: str, *, label: str | None = None,
     out = {k: full[k] for k in ROW}
     k = gm.n_components
     out.update(n_modes=k, between_per_gap=out["between_fraction"] / (k - 1), sample_s=round(time.perf_counter() - t0, 3),
-               train_s=tlog["train_s"], final_loss=tlog["final_loss"])
+               train_s=tlog["train_s"], steps_s=tlog["steps_s"], final_loss=tlog["final_loss"])
     conv = convergence.report(x, gm, E.tail, snaps)
     out.update(convergence=conv, **{c: convergence.columns(conv).get(c) for c in convergence.COLUMNS})
     err = score_error_between(model, gm, cfg.loss, E.sigma_cap)

@@ -25,7 +25,7 @@ from ....nets import AbstractScoreNet
 from ....processes import linear_betas
 from ....runio import Workspace
 from ...base import Stopped
-from ....training import AbstractStepData, ema_model, fit
+from ....training import AbstractStepData, ema_model, fit, step_seconds
 from .config import Config
 from .evaluate import ddpm_sigmas
 from .nets import RECIPES
@@ -87,7 +87,9 @@ def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | N
     the EMA when optim.ema_decay > 0), through fit's on_chunk at the end of a chunk (the steps must
     be chunk ends: multiples of train.steps_per_call or `steps`, as convergence.snapshot_steps gives);
     it reads the state and changes nothing, so the trained parameters are those of a run without it.
-    Its time is logged as snapshot_s, apart from train_s."""
+    Its time is logged as snapshot_s, apart from train_s (this call's seconds); steps_s: the seconds of
+    the training steps alone over every session that trained the network (training.step_seconds of
+    the history the checkpoints carry across resumes)."""
     steps = steps or cfg.train.steps
     loss = training_loss(cfg)
     loss = loss if target is None else loss.model_copy(update={"target": target})
@@ -115,6 +117,7 @@ def train(cfg: Config, net: AbstractScoreNet, data, *, seed: int, steps: int | N
     model = ema_model(state) if cfg.optim.ema_decay > 0 else state.model
     log = {"steps": steps, "batch": cfg.train.batch, "target": loss.target,
            "train_s": round(time.perf_counter() - t0 - spent[0], 2), **({"snapshot_s": round(spent[0], 2)} if at else {}),
+           "steps_s": round(step_seconds(hist), 2),
            "final_loss": hist[-1]["loss"], "loss_curve": [[h["step"], h["loss"]] for h in hist]}
     return model, log
 
