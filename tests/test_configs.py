@@ -33,6 +33,7 @@ SIBLINGS = {
 # config -> the CI test that runs it through its entry point with at least the smoke test's checks
 COVERED = {
     "quickstart": "tests/test_train_cli.py::test_run_writes_its_files_and_refuses_to_overwrite",
+    "shapes_recursive": "tests/test_shapes.py::test_recursive_run_measures_every_rule_and_generation",
 }
 ALL_CONFIGS = sorted(p.stem for p in (ROOT / "configs").glob("*.toml"))
 

@@ -4,6 +4,7 @@ data and on constructed violations, the rate interval, and the study through `py
 import io
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -317,8 +318,14 @@ NETS = ("gen_0", "random_gen_1", "variance_gen_1")
 
 @pytest.fixture(scope="module")
 def recursive_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("recursive") / "a"
-    assert _main(["--config", "configs/shapes_recursive.toml", "--out", str(out), *REC]) == 0
+    """configs/shapes_recursive.toml through the entry point at a tiny size, run from an empty working
+    directory (so a write outside --out would show)."""
+    root = tmp_path_factory.mktemp("recursive")
+    out = root / "a"
+    config = Path(__file__).resolve().parents[1] / "configs" / "shapes_recursive.toml"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        assert _main(["--config", str(config), "--out", str(out), *REC]) == 0
     return out
 
 
@@ -331,8 +338,13 @@ def test_recursive_run_measures_every_rule_and_generation(recursive_run):
     """configs/shapes_recursive.toml at a tiny size through the entry point: per rule (random,
     variance) and generation a row with the rate of the 80 draws inside its Wilson interval, the
     categories and composition, the 64 kept; generation 0 (network and draws) shared by the rules;
-    one checkpointed network per cell, the rate figure and the last generation's samples."""
+    one checkpointed network per cell, the rate figure and the last generation's samples; and the smoke
+    test's checks (tests/test_configs.py COVERED): finite numbers, config.toml, nothing outside --out."""
+    from test_configs import _finite_numbers
+
     m = json.loads((recursive_run / "metrics.json").read_text())
+    assert any(True for _ in _finite_numbers(m)) and (recursive_run / "config.toml").is_file()
+    assert sorted(p.name for p in recursive_run.parent.iterdir()) == ["a"]
     rows = m["generations"]
     assert m["task"] == "recursive" and (m["n_keep"], m["n_extra"]) == (64, 16) and m["data"]["hallucinated"] == 0
     assert [(r["rule"], r["generation"]) for r in rows] == [("random", 0), ("random", 1), ("variance", 0), ("variance", 1)]
