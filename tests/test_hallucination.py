@@ -278,6 +278,7 @@ def test_run_writes_nothing_and_returns_finite_results(tmp_path, monkeypatch):
     ("model.blocks=[\"tied\"]", "model.blocks"),
     ("loss.sigma_dist=lognormal", "loss.sigma_dist"),
     ("recursive.generations=0", "recursive.generations"),
+    ("sweep.seeds=[1, 1]", "sweep.seeds"),
     ("task=ghosts", "data.kind"),
     ("train.foo=1", "train.foo"),
 ])

@@ -250,8 +250,9 @@ def ema_model(state: TrainState):
 
 def step_seconds(history: list[dict]) -> float:
     """The seconds spent in training steps over a run's whole `history` (fit's rows, carried across
-    resumes in the checkpoints): Σ (step_i − step_{i−1}) / steps_per_s_i, the compiled chunks alone
-    (no compilation, checkpoint writes or callbacks), over every session that trained the run."""
+    resumes in the checkpoints): Σ (step_i − step_{i−1}) / steps_per_s_i over every session that
+    trained the run. Each rate times one train_chunk call to its synchronised result, so a session's
+    first chunk includes its compilation; checkpoint writes and on_chunk callbacks are not counted."""
     total, prev = 0.0, 0
     for row in history:
         total += (row["step"] - prev) / row["steps_per_s"]

@@ -36,7 +36,6 @@ PAPER_1D = (20_000, 10_000)         # the paper's training budget (steps, batch)
 PAPER_2D = (100_000, 10_000)        # and 2-D Gaussian25
 PAPER_SIZE = 64                     # the paper's Simple Shapes images (pixels a side)
 Z_BETWEEN = 5                       # interpolation: between-mode fraction this many se above the exact score's
-NOT_COMPARABLE = NCOMP
 
 
 def _gated(evaluate, *prefixes: str, needs: bool = True):
@@ -73,7 +72,7 @@ def _gate(measured: str, verdict: str, note: str | None, states: list | None, *,
     bad = [_short(name) + _why(c) for name, c in states if not (c and c.get("converged"))]
     if needs and bad:  # the verdict word alone (docs/REPRODUCTION.md's vocabulary), the reason in the note
         why = f"Not comparable (networks not converged: {', '.join(bad)}); at convergence it would read: {verdict}."
-        verdict, note = NOT_COMPARABLE, why + (f" {note}" if note else "")
+        verdict, note = NCOMP, why + (f" {note}" if note else "")
     return measured, verdict, note
 
 
@@ -223,9 +222,9 @@ def _sweep_gated(m):
     done, total = len(m["sweep"]["rows"]), m["sweep"]["n_cells"]
     if done < total:
         left = f"{done} of {total} cells recorded; the sweep continues (same command resumes)."
-        note = (f"{left} {note}" if verdict == NOT_COMPARABLE else
+        note = (f"{left} {note}" if verdict == NCOMP else
                 f"Not comparable: {left} With the cells recorded so far it would read: {verdict}. {note}")
-        verdict = NOT_COMPARABLE
+        verdict = NCOMP
     return measured, verdict, note
 
 

@@ -162,6 +162,12 @@ class Sweep(Section):
     variants: tuple[Variant, ...] = ()                 # architecture task
     seeds: tuple[Annotated[int, Field(ge=0)], ...] = ()  # training seeds (empty: train.seed): basic, architecture, recursive
 
+    @pydantic.model_validator(mode="after")
+    def _rules(self) -> Sweep:
+        if len(set(self.seeds)) != len(self.seeds):  # a repeated seed would reuse the first one's networks
+            raise ValueError(f"seeds: name each training seed once, got {list(self.seeds)}")
+        return self
+
 
 class Config(Section):
     study: Literal["hallucination"] = "hallucination"
