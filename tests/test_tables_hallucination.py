@@ -71,6 +71,39 @@ def test_shapes_counts_carry_the_wilson_interval():
     assert _cells(t, "empty image")[2].startswith("0.000 [0.000, ")
 
 
+def shapes_recursive_metrics(rates: dict[str, list[int]], n: int = 1000, aucs=None) -> dict:
+    """Synthetic metrics of the Simple Shapes recursion: {rule: hallucinated count per generation} of
+    n draws each (Wilson intervals by _claims_fmt.wilson), 900 kept a generation."""
+    from ghostjax.studies._claims_fmt import wilson
+
+    rows = []
+    for rule, ks in rates.items():
+        for g, k in enumerate(ks):
+            lo, hi = wilson(k, n)
+            rows.append({"rule": rule, "generation": g, "n_drawn": n, "n_kept": 900, "rate": k / n, "ci_lo": lo,
+                         "ci_hi": hi, "hallucinated": k, "kept_rate": (k // 2) / 900, "kept_hallucinated": k // 2,
+                         "n_extra": k // 2, "n_wrong_kind": 1, "n_malformed": k - k // 2 - 1, "n_empty": 0,
+                         "auc": (aucs or {}).get(rule, [0.55] * len(ks))[g], "train_s": 400.4, "final_loss": 0.01234,
+                         "sample_s": 100.0})
+    cfg = {"eval": {"confidence": 0.95, "extra_fraction": 0.025, "window": 10, "steps": 100},
+           "train": {"steps": 2000, "batch": 32}, "loss": {"ddpm_T": 1000}, "recursive": {"generations": len(ks)}}
+    return {"meta": {"config": cfg}, "task": "recursive", "n_keep": 900, "n_extra": n - 900,
+            "data": {"size": 32, "n_train": 900, "seed": 0, "hallucinated": 0}, "generations": rows}
+
+
+def test_shapes_recursive_table_has_one_row_per_rule_and_generation_with_wilson_intervals():
+    m = shapes_recursive_metrics({"variance": [200, 150], "random": [200, 300]})
+    t = T.shapes_recursive(m)
+    rows = [[c.strip() for c in r.strip("|").split("|")] for r in t.splitlines()[2:]]
+    assert [(r[0], r[1]) for r in rows] == [("random", "0"), ("random", "1"), ("variance", "0"), ("variance", "1")]
+    z, k, n = 1.959963984540054, 300, 1000  # Wilson by hand
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert rows[1][2] == f"300 / 1000 = 0.300 [{centre - half:.3f}, {centre + half:.3f}]"
+    assert rows[1][3:] == ["150 / 1 / 149 / 0", "150 / 900", "0.55", "400", "0.0123"]
+
+
 def test_interpolation_orders_scores_and_blanks_the_detector_where_none_ran():
     cfg = {"name": "h", "data": [{"kind": "line", "positions": [1.0, 2.0]}],
            "eval": {"retention": 0.96, "extra_fraction": 0.025}}
@@ -94,7 +127,7 @@ def test_missing_runs_give_a_marker_naming_the_run_and_its_command(tmp_path, mon
     monkeypatch.setattr(T, "CONFIGS", tmp_path / "none")
     out = T.tables({})
     assert set(out) == {"interpolation", "convergence", "recursive", "gap", "architecture", "shapes", "samplers",
-                        "g25_sweep", "g25_recipes", "defaults"}
+                        "g25_sweep", "g25_recipes", "shapes_recursive", "defaults"}
     assert out["g25_recipes"] == R.no_cells(R.G25_SWEEP) + R.no_cells(R.RECIPE_SWEEP)
     for name, text in out.items():
         if name not in ("defaults", "g25_sweep", "g25_recipes"):

@@ -313,6 +313,22 @@ def shapes_counts(m: dict) -> str:
 SHAPES = ("shapes", "shapes_detector")
 
 
+def shapes_recursive(m: dict) -> str:
+    """Section 5: the Simple Shapes recursion, one row per rule and generation: hallucinated draws
+    [Wilson at the run's confidence], by category, the rate among the kept images, the detector's AUC
+    on the draws, the network's training time and final loss."""
+    level = config(m)["eval"]["confidence"]
+    header = ["rule", "gen", f"hallucinated / drawn [Wilson {pct(level)}]",
+              "extra / wrong kind / malformed / empty", "kept: hallucinated", "detector AUC", "training (s)",
+              "final loss"]
+    body = [[r["rule"], str(r["generation"]),
+             f"{r['hallucinated']} / {r['n_drawn']} = {f(r['rate'], 3)} [{f(r['ci_lo'], 3)}, {f(r['ci_hi'], 3)}]",
+             " / ".join(str(r[f"n_{c}"]) for c in CATEGORIES), f"{r['kept_hallucinated']} / {r['n_kept']}",
+             f(r["auc"], 2), f"{r['train_s']:.0f}", f(r["final_loss"], 4)]
+            for r in sorted(m["generations"], key=lambda r: (r["rule"], r["generation"]))]
+    return table(header, body)
+
+
 def sampler_label(m: dict) -> str:
     levels, c = m["sample"]["levels"], config(m)
     if levels >= c["loss"]["ddpm_T"]:
@@ -362,6 +378,7 @@ BUILDERS: dict[str, tuple[tuple[str, ...], Callable[[list[dict]], str]]] = {
     "architecture": (ARCH, architecture),
     "shapes": (("shapes",), lambda ms: shapes_counts(ms[0])),
     "samplers": (SHAPES, samplers),
+    "shapes_recursive": (("shapes_recursive",), lambda ms: shapes_recursive(ms[0])),
 }
 
 
