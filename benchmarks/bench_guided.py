@@ -16,7 +16,9 @@ classes). Timed, in rotating order over several rounds (median; other jobs share
                 cache); d2 with the softmax's row max and exp between the two GEMMs (d2e: the floor of
                 any online softmax with XLA's exp); a 4096³ GEMM (d3, the machine's square-GEMM rate)
 
-every function jitted with the sampler's CPU compiler options (integrate.compiler_options()), the
+every function jitted with the CPU compiler options gj.sample would use for it
+(integrate.compiler_options(score): YNNPACK reductions for the one-pass guided score, also for (c) and
+(d); YNNPACK dots only for (a), and for the fused step once more as `fused_dot`, to show the gain), the
 mixture passed as an argument (as gj.sample does). A step counts as 4·N·M·D flop (the two GEMMs'
 2·N·M·D each); fraction of GEMM = rate / rate of d1 and of d2 of the same run. σ = 0.05 (late, in
 the regime where the pruning certifies) and σ = 2 (early; it does not).
@@ -81,22 +83,27 @@ def bench_case(M: int, D: int, N: int, reps: int, log, n_classes: int | None = N
     from ghostjax import integrate
     from ghostjax.mixtures import GaussianMixture
 
-    opts = integrate.compiler_options() or {}
+    gm = GaussianMixture.random_classes(D, M, key=jax.random.key(0), mean_std=MEAN_STD, std=STD)
+    classes = None if n_classes is None else jnp.arange(M, dtype=jnp.int32) % n_classes
+    # What gj.sample compiles each with for N particles: the one-pass guided score with YNNPACK
+    # reductions where N·M is large enough (integrate.uses_library_reductions), the separate scores
+    # (and, for comparison, the fused one: fused_dot) with YNNPACK dots only.
+    red = integrate.compiler_options(G.CFG(G.ClassScore(gm, 0, classes), gm.score, 1.0), (N, D)) or {}
+    dot = integrate.compiler_options() or {}
 
-    def jit(f):
+    def jit(f, opts=red):
         return eqx.filter_jit(f, compiler_options=opts) if opts else eqx.filter_jit(f)
 
-    gm = GaussianMixture.random_classes(D, M, key=jax.random.key(0), mean_std=MEAN_STD, std=STD)
     labels = jnp.arange(N, dtype=jnp.int32) * 7919 % M
-    classes = None if n_classes is None else jnp.arange(M, dtype=jnp.int32) % n_classes
     targets = labels if n_classes is None else labels % n_classes
     eps = jax.random.normal(jax.random.key(1), (N, D))
     centre = jnp.mean(gm.means, axis=0)
     radius = jnp.max(jnp.linalg.norm(gm.means - centre, axis=1))
 
-    @jit
-    def separate(gm, x, lab, s):
+    def _separate(gm, x, lab, s):
         return jax.vmap(lambda x, c: (G.ClassScore(gm, c, classes)(x, s), gm.score(x, s)))(x, lab)
+
+    separate = jit(_separate, dot)
 
     # Built outside the jit, as gm.score and cfg(gm, c, w) are before gj.sample (ClassScore decides
     # the one pass from concrete stds); the per-particle label goes in under vmap.
@@ -107,6 +114,7 @@ def bench_case(M: int, D: int, N: int, reps: int, log, n_classes: int | None = N
         return jax.vmap(lambda x, c: eqx.tree_at(lambda m: m.label, cs, c).pair(x, s))(x, lab)
 
     fused = jit(_fused_impl)
+    fused_dot = jit(_fused_impl, dot)
 
     @jit
     def pruned(gm, cs, x, lab, s):
@@ -142,6 +150,7 @@ def bench_case(M: int, D: int, N: int, reps: int, log, n_classes: int | None = N
     for s in SIGMAS:
         x = gm.means[labels] + jnp.sqrt(STD**2 + s**2) * eps
         runs = {"separate": lambda: separate(gm, x, targets, s), "fused": lambda: fused(cs, x, targets, s),
+                "fused_dot": lambda: fused_dot(cs, x, targets, s),
                 "pruned": lambda: pruned(gm, cs, x, labels, s)[0],
                 "gemm_same_shapes": lambda: gemm_full(a, w), "gemm_chunked": lambda: gemm_chunked(a, wc),
                 "gemm_chunked_exp": lambda: gemm_chunked_exp(a, wc), "gemm_4096": lambda: gemm_sq(sq, sq)}
@@ -158,7 +167,7 @@ def bench_case(M: int, D: int, N: int, reps: int, log, n_classes: int | None = N
 
         rates = {n: (2 * 4096**3 if n == "gemm_4096" else flop) / r["wall_s_median"] / 1e9 for n, r in timed.items()}
         ref = {k: rates[k] for k in ("gemm_same_shapes", "gemm_chunked", "gemm_chunked_exp", "gemm_4096")}
-        mine = [n for n in ("separate", "fused", "pruned") if n in runs]
+        mine = [n for n in ("separate", "fused", "fused_dot", "pruned") if n in runs]
         res = {"runs": timed, "gflops": rates,
                "fraction_of_gemm_same_shapes": {n: rates[n] / ref["gemm_same_shapes"] for n in mine},
                "fraction_of_gemm_chunked": {n: rates[n] / ref["gemm_chunked"] for n in mine},
@@ -166,6 +175,8 @@ def bench_case(M: int, D: int, N: int, reps: int, log, n_classes: int | None = N
                "fraction_of_gemm_chunked_exp": {n: rates[n] / ref["gemm_chunked_exp"] for n in mine},
                "gemm_exp_floor_fraction_of_gemm_chunked": ref["gemm_chunked_exp"] / ref["gemm_chunked"],
                "fused_speedup_vs_separate": timed["separate"]["wall_s_median"] / timed["fused"]["wall_s_median"],
+               "reductions_speedup": timed["fused_dot"]["wall_s_median"] / timed["fused"]["wall_s_median"],
+               "compiler_options": {"fused": red, "fused_dot": dot, "separate": dot, "pruned": red, "gemm": red},
                "max_rel_diff_fused_vs_separate": {"cond": rel(sc_b, sc_a), "uncond": rel(su_b, su_a)}}
         if "pruned" in runs:
             (psc, psu), ok, bmax = pruned(gm, cs, x, labels, s)
@@ -187,20 +198,26 @@ def markdown(res: dict) -> str:
              f"jax {m['jax']}; load average (1 min) {res['load_start']:.1f} at the start, {res['load_end']:.1f} at the end "
              f"(`uptime` at the end: {res['uptime_end']}). Median of {res['reps']} interleaved rounds. "
              "A step counts 4·N·M·D flop. Fractions: of the same run's plain GEMM of the same shapes "
-             "([N, D] @ [D, M], [N, M] @ [M, D]) / of the same GEMMs over chunks of C components / of a 4096³ GEMM.", "",
-             "| M | D | N | classes | σ | separate ms | fused ms | pruned ms (certified) | GEMM same shapes ms | GEMM chunked ms | "
-             "GEMM+exp chunked ms | fused GFlop/s | fused % of GEMM (same shapes / chunked / 4096³) | separate % (same shapes) | "
-             "fused speed-up |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "([N, D] @ [D, M], [N, M] @ [M, D]) / of the same GEMMs over chunks of C components / the same with the "
+             "softmax's max and exp between them / of a 4096³ GEMM. Compiler options as gj.sample uses them: the fused "
+             "(one-pass) step, the pruned step and the GEMMs with YNNPACK fusing dots, element-wise ops and reductions "
+             f"({res['cases'][0]['sigmas'][next(iter(res['cases'][0]['sigmas']))]['compiler_options']['fused']}); the "
+             "separate scores and the 'dots-only' column with YNNPACK dots only (the sampler's default).", "",
+             "| M | D | N | classes | σ | separate ms | fused ms | fused ms, dots-only options | pruned ms (certified) | "
+             "GEMM same shapes ms | GEMM chunked ms | GEMM+exp chunked ms | fused GFlop/s | fused % of GEMM (same shapes / "
+             "chunked / chunked+exp / 4096³) | separate % (same shapes) | fused speed-up | reductions speed-up |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in res["cases"]:
         for s, r in c["sigmas"].items():
             ms = {n: 1e3 * v["wall_s_median"] for n, v in r["runs"].items()}
-            fs, fc, f4 = (r[f"fraction_of_gemm_{k}"]["fused"] for k in ("same_shapes", "chunked", "4096"))
+            fs, fc, fe, f4 = (r[f"fraction_of_gemm_{k}"]["fused"] for k in ("same_shapes", "chunked", "chunked_exp", "4096"))
             pr = (f"{ms['pruned']:.0f} ({'yes' if r['pruned_certified'] else 'no'})" if "pruned" in ms else "—")
             lines.append(f"| {c['M']} | {c['D']} | {c['N']} | {c['n_classes'] or c['M']} | {s} | {ms['separate']:.0f} | "
-                         f"{ms['fused']:.0f} | {pr} | {ms['gemm_same_shapes']:.0f} | "
-                         f"{ms['gemm_chunked']:.0f} | {ms['gemm_chunked_exp']:.0f} | {r['gflops']['fused']:.0f} | {100 * fs:.0f} / {100 * fc:.0f} / {100 * f4:.0f} | "
-                         f"{100 * r['fraction_of_gemm_same_shapes']['separate']:.0f} | {r['fused_speedup_vs_separate']:.2f}× |")
+                         f"{ms['fused']:.0f} | {ms['fused_dot']:.0f} | {pr} | {ms['gemm_same_shapes']:.0f} | "
+                         f"{ms['gemm_chunked']:.0f} | {ms['gemm_chunked_exp']:.0f} | {r['gflops']['fused']:.0f} | "
+                         f"{100 * fs:.0f} / {100 * fc:.0f} / {100 * fe:.0f} / {100 * f4:.0f} | "
+                         f"{100 * r['fraction_of_gemm_same_shapes']['separate']:.0f} | {r['fused_speedup_vs_separate']:.2f}× | "
+                         f"{r['reductions_speedup']:.2f}× |")
     return "\n".join(lines) + "\n"
 
 

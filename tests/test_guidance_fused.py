@@ -155,12 +155,15 @@ def test_traced_stds_keep_the_separate_route():
     assert not G.ClassScore(anis, 0).one_pass and G.cfg(anis, 0, 1.0).fused  # pair() falls back
 
 
-def test_closed_over_equal_stds_under_the_sampler_options():
+@pytest.mark.parametrize("fusions", ["LIBRARY_FUSION_TYPE_DOT",
+                                     "LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_ELTWISE,LIBRARY_FUSION_TYPE_REDUCE"])
+def test_closed_over_equal_stds_under_the_sampler_options(fusions):
     """A mixture with equal stds closed over by the caller's jit (XLA folds the constant 1/v): the
-    products' operands are concatenations, never a bare broadcast (_matmul.py, XLA:CPU note)."""
+    products' operands are concatenations, never a bare broadcast (_matmul.py, XLA:CPU note); under
+    both option sets gj.sample uses (integrate.py: the product path gets YNNPACK reductions)."""
     gm = GaussianMixture(jax.random.normal(jax.random.key(8), (K, D)), None, 0.4)
     x, labels = _points(gm, 0.3)
-    opts = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
+    opts = {"xla_cpu_experimental_ynn_fusion_type": fusions} if jax.default_backend() == "cpu" else None
     step = jax.jit(jax.vmap(G.cfg(gm, 3, 2.0), (0, None)), compiler_options=opts)
     c = G.ClassScore(gm, 3)
     ref = (1 + 2.0) * jax.vmap(c, (0, None))(x, 0.3) - 2.0 * jax.vmap(gm.score, (0, None))(x, 0.3)
@@ -169,9 +172,10 @@ def test_closed_over_equal_stds_under_the_sampler_options():
 
 
 def test_gj_sample_takes_the_one_pass(monkeypatch):
-    """gj.sample(cfg(gm, c, w), ...) traces guided_pair (no change at the call site) and gives the
-    particles of the separate computation."""
+    """gj.sample(cfg(gm, c, w), ...) traces guided_pair (no change at the call site), compiled with
+    YNNPACK reductions, and gives the particles of the separate computation (compiled without)."""
     import ghostjax as gj
+    from ghostjax import integrate
 
     gm = _mixture(key=9)
     calls = []
@@ -186,8 +190,34 @@ def test_gj_sample_takes_the_one_pass(monkeypatch):
 
     x0 = gj.prior(jax.random.key(1), 64, D, 3.0)
     grid = jnp.asarray([3.0, 1.0, 0.3, 0.1])
-    fused = gj.sample(G.cfg(gm, 4, 1.0), x0, grid, key=jax.random.key(2), solver=gj.OdeEuler()).x
+    guided = G.cfg(gm, 4, 1.0)
+    assert integrate.product_components(guided) == integrate.product_components(gm.score) == K
+    assert integrate.product_components(Wrapped(gm)) == 0
+    assert integrate.product_components(G.cfg(GaussianMixture(gm.means[:4, :2], None, 0.3), 1, 1.0)) == 0
+    monkeypatch.setattr(integrate, "LIBRARY_REDUCTIONS_MIN_WORK", 1)  # this small case compiles as a large one
+    assert integrate.uses_library_reductions(guided, x0.shape)
+    fused = gj.sample(guided, x0, grid, key=jax.random.key(2), solver=gj.OdeEuler()).x
     assert calls
     plain = gj.sample(G.CFG(G.ClassScore(gm, 4), Wrapped(gm), 1.0), x0, grid, key=jax.random.key(2),
                       solver=gj.OdeEuler()).x
     assert _rel(fused, plain) < 1e-4
+
+
+def test_sampler_takes_library_reductions_from_the_work_per_call():
+    """gj.sample compiles a product-path score with YNNPACK reductions only where (particles per
+    score call) × components reaches integrate.LIBRARY_REDUCTIONS_MIN_WORK (faster there, slower
+    below: benchmarks/README.md); particles per call are capped by the CPU's particle blocks."""
+    from ghostjax import integrate
+
+    gm = GaussianMixture.random_classes(64, 8192, key=jax.random.key(3), mean_std=1.0, std=0.3)
+    guided = G.cfg(gm, 0, 1.0)
+    assert integrate.LIBRARY_REDUCTIONS_MIN_WORK == 2048 * 8192
+    assert integrate.uses_library_reductions(guided, (2048, 64)) and integrate.uses_library_reductions(gm.score, (2048, 64))
+    assert not integrate.uses_library_reductions(guided, (2047, 64))
+    assert not integrate.uses_library_reductions(G.ClassScore(gm, 0), (10**6, 64))  # no product_components
+    if jax.default_backend() == "cpu":  # particles per call: blocks of max(1024, 2^17 / D) = 1024 at D = 256
+        assert integrate._block_size(10**6, 64) == 2048 and integrate._block_size(10**6, 256) == 1024
+        wide = GaussianMixture.random_classes(256, 8192, key=jax.random.key(3), mean_std=1.0, std=0.3)
+        assert not integrate.uses_library_reductions(G.cfg(wide, 0, 1.0), (10**6, 256))
+        assert integrate.compiler_options(guided, (2048, 64)) != integrate.compiler_options(guided, (512, 64))
+        assert integrate.compiler_options(guided, (512, 64)) == integrate.compiler_options()

@@ -16,6 +16,9 @@ import ghostjax as gj
 from ghostjax import _matmul
 
 SAMPLER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
+# What gj.sample compiles a product-path score with (integrate.uses_library_reductions).
+REDUCTION_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type":
+                     "LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_ELTWISE,LIBRARY_FUSION_TYPE_REDUCE"}
 
 
 # ---------------------------------------------------------------------------------- references
@@ -206,7 +209,8 @@ def test_float64_on_request():
 
 
 # ---------------------------------------------------------------------------------- XLA:CPU guard
-@pytest.mark.parametrize("options", [None, SAMPLER_OPTIONS], ids=["default", "sampler_options"])
+@pytest.mark.parametrize("options", [None, SAMPLER_OPTIONS, REDUCTION_OPTIONS],
+                         ids=["default", "sampler_options", "reduction_options"])
 def test_closed_over_mixture_in_research_jit(options):
     """Research code jits the vmapped score with the mixture closed over (constants to XLA).
 

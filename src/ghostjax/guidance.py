@@ -146,6 +146,14 @@ def as_schedule(w) -> Schedule:
 
 
 # ---------------------------------------------------------------------------------- guided scores
+def _product_components(guided) -> int:
+    """K for a CFG / PowerLawGuidance on the one-pass guided pair (guided_score.py) over K components,
+    else 0: gj.sample's compile options depend on it (integrate.product_components)."""
+    if guided.fused and getattr(guided.cond, "one_pass", False):
+        return int(guided.cond.gm.means.shape[0])
+    return 0
+
+
 class CFG(eqx.Module):
     """Classifier-free guidance s(x|c) + w(σ)(s(x|c) − s(x)) (equivalently (1 + w) s(x|c) − w s(x)).
 
@@ -159,6 +167,8 @@ class CFG(eqx.Module):
     def __init__(self, cond: Score, uncond: Score, schedule=0.0):
         self.cond, self.uncond, self.schedule = cond, uncond, as_schedule(schedule)
         self.fused = _gs.shares_mixture(cond, uncond)
+
+    product_components = property(_product_components)
 
     def __call__(self, x: Float[Array, " D"], sigma) -> Float[Array, " D"]:
         sc, su = _gs.pair(self, x, sigma)
@@ -184,6 +194,8 @@ class PowerLawGuidance(eqx.Module):
             raise ValueError(f"alpha: must be ≥ −1 (guidance must vanish where the scores agree), got {alpha}")
         self.cond, self.uncond, self.omega, self.alpha, self.eps = cond, uncond, _arr(omega), _arr(alpha), eps
         self.fused = _gs.shares_mixture(cond, uncond)
+
+    product_components = property(_product_components)
 
     def weight(self, delta: Float[Array, " D"]) -> Float[Array, ""]:
         """w_eff = ω (‖Δ‖/√D)^α for Δ [D]."""

@@ -37,13 +37,19 @@ class SampleResult(NamedTuple):
 _CPU_BLOCK_FLOATS = 2**17
 
 
+def _block_size(n: int, d: int) -> int:
+    """Particles per score call: n, or on the CPU blocks of max(1024, _CPU_BLOCK_FLOATS / d)."""
+    block = max(1024, _CPU_BLOCK_FLOATS // max(d, 1))
+    return n if n <= block or jax.default_backend() != "cpu" else block
+
+
 def _batched(score: Callable):
     vscore = jax.vmap(score, in_axes=(0, None))
 
     def call(x, sig):
         n, d = x.shape
-        block = max(1024, _CPU_BLOCK_FLOATS // max(d, 1))
-        if n <= block or jax.default_backend() != "cpu":
+        block = _block_size(n, d)
+        if block == n:
             return vscore(x, sig)
         return jax.lax.map(lambda xi: score(xi, sig), x, batch_size=block)
 
@@ -86,13 +92,55 @@ def _run_impl(score, x_init, sigmas, *, key, observers, solver: AbstractSolver, 
 _CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
 _run = BackendJit(_run_impl, _CPU_COMPILER_OPTIONS)
 
+# Scores on the product path of large mixtures (_matmul.py, guided_score.py) spend their time in
+# GEMMs and in the softmax passes over their [N, C] logit blocks (max, exp, sums). At large
+# (particles per call) × (components) those passes run faster as YNNPACK fusions too (bench_guided:
+# 1.1–1.4× at N·K ≥ 2²⁴, 0.84–0.94× at N·K ≈ 2²¹–2²³, benchmarks/README.md), unlike the [N, c, D]
+# reductions of the streamed path above. Such a score reports its component count
+# (`product_components`), and gj.sample compiles with YNNPACK fusing dots, element-wise ops and
+# reductions above LIBRARY_REDUCTIONS_MIN_WORK. Its product operands are concatenations, so none folds
+# to a broadcast scalar under these fusions (benchmarks/README.md, the YNN hazard; tested under both).
+_CPU_REDUCTION_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type":
+                          "LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_ELTWISE,LIBRARY_FUSION_TYPE_REDUCE"}
+_run_reductions = BackendJit(_run_impl, _CPU_REDUCTION_OPTIONS)
+LIBRARY_REDUCTIONS_MIN_WORK = 2**24  # particles per score call × components
 
-def compiler_options() -> dict | None:
-    """The XLA options the sampler is compiled with on this backend (None: the defaults).
+
+def product_components(score) -> int:
+    """K when `score` streams a K-component mixture through the product path, else 0: a score
+    object's own `product_components` (guidance.CFG / PowerLawGuidance on the one-pass guided pair), or
+    GaussianMixture.score of a mixture where _matmul.use_matmul holds."""
+    k = getattr(score, "product_components", 0)
+    if isinstance(k, int) and k > 0:
+        return k
+    from ._matmul import use_matmul
+    from .mixtures import GaussianMixture
+
+    gm = getattr(score, "__self__", None)
+    if (isinstance(gm, GaussianMixture) and getattr(score, "__func__", None) is GaussianMixture.score
+            and use_matmul(*gm.means.shape)):
+        return int(gm.means.shape[0])
+    return 0
+
+
+def uses_library_reductions(score, shape: tuple[int, int]) -> bool:
+    """Whether gj.sample compiles `score` for particles of `shape` (N, D) with YNNPACK reductions:
+    (particles per score call) × product_components(score) ≥ LIBRARY_REDUCTIONS_MIN_WORK."""
+    n, d = shape
+    return product_components(score) * _block_size(n, d) >= LIBRARY_REDUCTIONS_MIN_WORK
+
+
+def _runner(score, shape) -> BackendJit:
+    return _run_reductions if shape is not None and uses_library_reductions(score, shape) else _run
+
+
+def compiler_options(score=None, shape: tuple[int, int] | None = None) -> dict | None:
+    """The XLA options gj.sample compiles with on this backend (None: the defaults) for `score` and
+    particles of `shape` (N, D); without them, those of a score off the product path.
 
     For callers that put gj.sample inside their own top-level jit (nested calls use the plain
     compilation, so the outer jit should carry these options to keep the sampler's speed)."""
-    return _run.options()
+    return _runner(score, shape).options()
 
 
 def _validate(x_init, sigmas, solver, observers):
@@ -139,7 +187,7 @@ def sample(
     _validate(x_init, sigmas, solver, observers)
     x_init = jnp.asarray(x_init)
     sigmas = jnp.asarray(sigmas, x_init.dtype)
-    x, results = _run(score, x_init, sigmas, key=key, observers=observers, solver=solver, final_denoise=final_denoise)
+    x, results = _runner(score, x_init.shape)(score, x_init, sigmas, key=key, observers=observers, solver=solver, final_denoise=final_denoise)
     return SampleResult(x, results, sigmas[:-1])
 
 
