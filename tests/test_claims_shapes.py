@@ -19,6 +19,8 @@ def test_growth_reads_the_log_linear_ratio_and_stays_not_comparable():
     assert f"per-generation ratio {math.exp(slope):.2f} [2.00, 2.00]" in text and verdict == "not comparable"
     assert "By the ratio test it would read: reproduced." in note and "one training seed" in note
     assert "100,000 a generation" in note and "hallucinates 10 % of its draws" in note
+    assert "by category, generation 0 → 3: several shapes in a column 50 → 400, wrong shape 1 → 1" in text
+    assert "What grows is several shapes in a column, malformed (an image" in note
     flat = shapes_recursive_metrics({"random": [100, 90, 110, 100], "variance": [100] * 4})
     assert "would read: not reproduced." in C._recursive_growth(flat)[2]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from .._claims_fmt import NCOMP, NOT, REP, claim, config, growth_ratio, wilson
+from .._claims_fmt import NCOMP, NOT, REP, claim, config, growth_ratio, pct_exact, wilson
 from .._claims_fmt import num as _f
 from .._claims_fmt import pct as _pc
 from .claims import DETECTION, PAPER_SIZE, RETENTION
@@ -72,6 +72,8 @@ def _detector(m, respaced: dict | None):
         "training seed; the paper's scale needs an accelerator.")
 
 
+CATEGORY_WORDS = {"extra": "several shapes in a column", "wrong_kind": "wrong shape", "malformed": "malformed",
+                  "empty": "empty"}
 PAPER_PER_GENERATION = 100_000  # the seed: "100k samples per generation for recursive training on ... shapes"
 SE_BOUND = 3                    # the filter counts when random − variance exceeds this many se
 CHANCE_AUC = 0.6                # a detector below this AUC selects close to at random
@@ -113,10 +115,16 @@ def _recursive_growth(m):
              f"per-generation ratio {_f(fit[0], 2)} [{_f(fit[1], 2)}, {_f(fit[2], 2)}]")
     reading = REP if fit is not None and fit[1] > 1.0 else NOT
     level = config(m)["eval"]["confidence"]
+    first, last = rows[0], rows[-1]
+    by_cat = ", ".join(f"{CATEGORY_WORDS[c]} {first[f'n_{c}']} → {last[f'n_{c}']}" for c in CATEGORY_WORDS)
     text = (f"hallucinated draws per generation, random selection of {m['n_keep']:,} from {rows[0]['n_drawn']:,} "
-            f"(Wilson {_pc(level)}): {_rates(rows)}; {ratio}")
-    return text, NCOMP, (_outside(m) + f"By the ratio test it would read: {reading}. The ratio's interval comes from "
-                         "the residuals of the line through ln(rate) over the generations (each a new network with "
+            f"(Wilson {_pc(level)}): {_rates(rows)}; {ratio}; by category, generation 0 → {last['generation']}: {by_cat}")
+    grew = [CATEGORY_WORDS[c] for c in CATEGORY_WORDS if last[f"n_{c}"] > first[f"n_{c}"]]
+    fell = [CATEGORY_WORDS[c] for c in CATEGORY_WORDS if last[f"n_{c}"] < first[f"n_{c}"]]
+    what = (f"What grows is {', '.join(grew) or 'no category'}" + (f"; {', '.join(fell)} fall" if fell else "")
+            + " (an image can be in several categories). ")
+    return text, NCOMP, (_outside(m) + f"By the ratio test it would read: {reading}. {what}The ratio's interval comes "
+                         "from the residuals of the line through ln(rate) over the generations (each a new network with "
                          "its own seed, so they carry the training noise of one chain).")
 
 
@@ -139,7 +147,7 @@ def _recursive_filter(m):
 def _recursive_def(m):
     c = config(m)
     return (f"each generation a new UNet from scratch on the previous generation's kept draws, "
-            f"{c['recursive']['generations']} generations, {m['n_keep']:,} kept of n + {_pc(c['eval']['extra_fraction'])} "
+            f"{c['recursive']['generations']} generations, {m['n_keep']:,} kept of n + {pct_exact(c['eval']['extra_fraction'])} "
             f"by the variance rule (lowest x̂0 variance over the last {c['eval']['window']} levels) or at random; "
             f"rate = classifier-flagged draws (as row 35); growth = per-generation ratio of the random chain's rate "
             f"(log-linear fit, 95 % t-interval above 1); filter = last generation random − variance > {SE_BOUND} se; "
