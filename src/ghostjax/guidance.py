@@ -48,14 +48,12 @@ Score = Callable  # per-example score(x [D], sigma) -> [D]
 
 def t_of_sigma(sigma):
     """OU/VP time of VE noise level σ: t = ½ log(1 + σ²)."""
-    sigma = jnp.asarray(sigma)
-    return 0.5 * jnp.log1p(sigma * sigma)
+    return 0.5 * jnp.log1p(jnp.square(jnp.asarray(sigma)))
 
 
 def sigma_of_t(t):
     """VE noise level of OU/VP time t ≥ 0: σ = √(e^{2t} − 1)."""
-    t = jnp.asarray(t)
-    return jnp.sqrt(jnp.expm1(2.0 * t))
+    return jnp.sqrt(jnp.expm1(2.0 * jnp.asarray(t)))
 
 
 def _arr(v) -> Array:
@@ -146,14 +144,6 @@ def as_schedule(w) -> Schedule:
 
 
 # ---------------------------------------------------------------------------------- guided scores
-def _product_components(guided) -> int:
-    """K for a CFG / PowerLawGuidance on the one-pass guided pair (guided_score.py) over K components,
-    else 0: gj.sample's compile options depend on it (integrate.product_components)."""
-    if guided.fused and getattr(guided.cond, "one_pass", False):
-        return int(guided.cond.gm.means.shape[0])
-    return 0
-
-
 class CFG(eqx.Module):
     """Classifier-free guidance s(x|c) + w(σ)(s(x|c) − s(x)) (equivalently (1 + w) s(x|c) − w s(x)).
 
@@ -168,7 +158,7 @@ class CFG(eqx.Module):
         self.cond, self.uncond, self.schedule = cond, uncond, as_schedule(schedule)
         self.fused = _gs.shares_mixture(cond, uncond)
 
-    product_components = property(_product_components)
+    product_components = property(_gs.product_components)
 
     def __call__(self, x: Float[Array, " D"], sigma) -> Float[Array, " D"]:
         sc, su = _gs.pair(self, x, sigma)
@@ -195,7 +185,7 @@ class PowerLawGuidance(eqx.Module):
         self.cond, self.uncond, self.omega, self.alpha, self.eps = cond, uncond, _arr(omega), _arr(alpha), eps
         self.fused = _gs.shares_mixture(cond, uncond)
 
-    product_components = property(_product_components)
+    product_components = property(_gs.product_components)
 
     def weight(self, delta: Float[Array, " D"]) -> Float[Array, ""]:
         """w_eff = ω (‖Δ‖/√D)^α for Δ [D]."""

@@ -276,6 +276,14 @@ def shares_mixture(cond, uncond) -> bool:
             and getattr(uncond, "__func__", None) is GaussianMixture.score)
 
 
+def product_components(guided) -> int:
+    """K for a CFG / PowerLawGuidance on the one-pass guided pair over K components, else 0: gj.sample's
+    compile options depend on it (integrate.product_components)."""
+    if guided.fused and getattr(guided.cond, "one_pass", False):
+        return int(guided.cond.gm.means.shape[0])
+    return 0
+
+
 def pair(guided, x, sigma):
     """(s(x | c), s(x)) of a CFG / PowerLawGuidance: cond.pair where `guided.fused`, else separately."""
     if guided.fused:
