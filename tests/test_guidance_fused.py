@@ -196,11 +196,13 @@ def test_gj_sample_takes_the_one_pass(monkeypatch):
     assert integrate.product_components(G.cfg(GaussianMixture(gm.means[:4, :2], None, 0.3), 1, 1.0)) == 0
     monkeypatch.setattr(integrate, "LIBRARY_REDUCTIONS_MIN_WORK", 1)  # this small case compiles as a large one
     assert integrate.uses_library_reductions(guided, x0.shape)
+    compiled, real_run = [], integrate._run_reductions
+    monkeypatch.setattr(integrate, "_run_reductions", lambda *a, **k: compiled.append(1) or real_run(*a, **k))
     fused = gj.sample(guided, x0, grid, key=jax.random.key(2), solver=gj.OdeEuler()).x
-    assert calls
+    assert calls and compiled == [1]
     plain = gj.sample(G.CFG(G.ClassScore(gm, 4), Wrapped(gm), 1.0), x0, grid, key=jax.random.key(2),
                       solver=gj.OdeEuler()).x
-    assert _rel(fused, plain) < 1e-4
+    assert _rel(fused, plain) < 1e-4 and compiled == [1]  # the wrapped score took the dots-only compilation
 
 
 def test_sampler_takes_library_reductions_from_the_work_per_call():
