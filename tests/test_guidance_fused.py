@@ -196,8 +196,14 @@ def test_gj_sample_takes_the_one_pass(monkeypatch):
     assert integrate.product_components(G.cfg(GaussianMixture(gm.means[:4, :2], None, 0.3), 1, 1.0)) == 0
     monkeypatch.setattr(integrate, "LIBRARY_REDUCTIONS_MIN_WORK", 1)  # this small case compiles as a large one
     assert integrate.uses_library_reductions(guided, x0.shape)
-    compiled, real_run = [], integrate._run_reductions
-    monkeypatch.setattr(integrate, "_run_reductions", lambda *a, **k: compiled.append(1) or real_run(*a, **k))
+    compiled = []
+
+    class Spy(integrate.BackendJit):
+        def __call__(self, *args, **kwargs):
+            compiled.append(1)
+            return super().__call__(*args, **kwargs)
+
+    monkeypatch.setattr(integrate, "_run_reductions", Spy(integrate._run_impl, integrate._CPU_REDUCTION_OPTIONS))
     fused = gj.sample(guided, x0, grid, key=jax.random.key(2), solver=gj.OdeEuler()).x
     assert calls and compiled == [1]
     plain = gj.sample(G.CFG(G.ClassScore(gm, 4), Wrapped(gm), 1.0), x0, grid, key=jax.random.key(2),
