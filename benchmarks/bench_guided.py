@@ -25,6 +25,13 @@ the regime where the pruning certifies) and σ = 2 (early; it does not).
 
     python benchmarks/bench_guided.py           # ~10 min under load -> results/bench_guided.{json,md}
     python benchmarks/bench_guided.py --quick   # smoke run (small M)
+    python benchmarks/bench_guided.py --threshold   # the size sweep behind integrate.LIBRARY_REDUCTIONS_MIN_WORK
+                                                    # -> results/bench_guided_threshold.{json,md}
+
+--threshold times the two scores on the product path, the fused guided pair and the unguided gm.score
+(both vmapped over the particles as gj.sample calls them), under the two CPU option sets gj.sample
+chooses between (YNNPACK reductions / YNNPACK dots only), at N = the sampler's particles per call for
+that D (integrate._block_size) and M components with N·M from 2^20 to 2^27, interleaved rounds.
 """
 
 from __future__ import annotations
@@ -191,6 +198,89 @@ def bench_case(M: int, D: int, N: int, reps: int, log, n_classes: int | None = N
     return out
 
 
+THRESHOLD_DS = (64, 128)
+THRESHOLD_LOG2_WORK = tuple(range(20, 28))
+
+
+def threshold_case(M: int, D: int, N: int, reps: int, log) -> dict:
+    """Wall time of the fused guided pair and of gm.score for N particles, under both option sets."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    import ghostjax.guidance as G
+    from ghostjax import integrate
+    from ghostjax.mixtures import GaussianMixture
+
+    gm = GaussianMixture.random_classes(D, M, key=jax.random.key(0), mean_std=MEAN_STD, std=STD)
+    opts = {"reductions": integrate._CPU_REDUCTION_OPTIONS, "dots_only": integrate._CPU_COMPILER_OPTIONS}
+    cs = G.ClassScore(gm, 0, None)
+    labels = jnp.arange(N, dtype=jnp.int32) * 7919 % M
+    eps = jax.random.normal(jax.random.key(1), (N, D))
+
+    def fused_impl(cs, x, lab, s):
+        return jax.vmap(lambda x, c: eqx.tree_at(lambda m: m.label, cs, c).pair(x, s))(x, lab)
+
+    def uncond_impl(gm, x, s):
+        return jax.vmap(gm.score, in_axes=(0, None))(x, s)
+
+    out = {"M": M, "D": D, "N": N, "work": N * M, "chosen": integrate.uses_library_reductions(gm.score, (N, D)),
+           "sigmas": {}}
+    for s in SIGMAS:
+        x = gm.means[labels] + jnp.sqrt(STD**2 + s**2) * eps
+        runs = {}
+        for name, o in opts.items():
+            f, u = eqx.filter_jit(fused_impl, compiler_options=o), eqx.filter_jit(uncond_impl, compiler_options=o)
+            runs[f"guided_{name}"] = (lambda f=f: f(cs, x, labels, s))
+            runs[f"uncond_{name}"] = (lambda u=u: u(gm, x, s))
+        timed = _interleaved(runs, reps, lambda m: None)
+        med = {n: r["wall_s_median"] for n, r in timed.items()}
+        out["sigmas"][str(s)] = {"runs": timed,
+                                 "speedup_guided": med["guided_dots_only"] / med["guided_reductions"],
+                                 "speedup_uncond": med["uncond_dots_only"] / med["uncond_reductions"]}
+        r = out["sigmas"][str(s)]
+        log(f"  D={D} N={N} M={M} (N·M=2^{int(np.log2(N * M))}) σ={s}: reductions speed-up guided "
+            f"{r['speedup_guided']:.2f}×, uncond {r['speedup_uncond']:.2f}× (load {os.getloadavg()[0]:.1f})")
+    return out
+
+
+def threshold_sweep(reps: int, log) -> list[dict]:
+    from ghostjax import integrate
+
+    cases = []
+    for D in THRESHOLD_DS:
+        N = integrate._block_size(10**9, D)
+        for lw in THRESHOLD_LOG2_WORK:
+            cases.append(threshold_case(2**lw // N, D, N, reps, log))
+    return cases
+
+
+def threshold_markdown(res: dict) -> str:
+    from ghostjax import integrate
+
+    m = res["machine"]
+    lines = [f"# bench_guided --threshold ({res['date_utc']})", "",
+             f"Machine: {m['cpu_model']}, {m['cpu_count']} CPU cores, SIMD {m['cpu_vector_extensions']['best']}, "
+             f"jax {m['jax']}; load average (1 min) {res['load_start']:.1f} at the start, {res['load_end']:.1f} at the end. "
+             f"Median of {res['reps']} interleaved rounds. Speed-up = time under the dots-only options / time under "
+             "YNNPACK reductions (> 1: the reductions win), for the fused guided pair and the unguided gm.score, "
+             f"N = the sampler's particles per call at that D. gj.sample takes the reductions at N·M ≥ "
+             f"2^{int(np.log2(integrate.LIBRARY_REDUCTIONS_MIN_WORK))} (column 'chosen').", "",
+             "| D | N | M | log2 N·M | chosen | " + " | ".join(
+                 f"guided σ={s} ms (red / dots) | guided σ={s} speed-up | uncond σ={s} speed-up" for s in SIGMAS) + " |",
+             "|---:|---:|---:|---:|---|" + "---:|---:|---:|" * len(SIGMAS)]
+    for c in res["cases"]:
+        cells = []
+        for s in SIGMAS:
+            r = c["sigmas"][str(s)]
+            ms = {n: 1e3 * v["wall_s_median"] for n, v in r["runs"].items()}
+            cells.append(f"{ms['guided_reductions']:.1f} / {ms['guided_dots_only']:.1f} | {r['speedup_guided']:.2f}× | "
+                         f"{r['speedup_uncond']:.2f}×")
+        lines.append(f"| {c['D']} | {c['N']} | {c['M']} | {np.log2(c['work']):.0f} | {'yes' if c['chosen'] else 'no'} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(res: dict) -> str:
     m = res["machine"]
     lines = [f"# bench_guided ({res['date_utc']})", "",
@@ -226,6 +316,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", default="bench_guided")
+    ap.add_argument("--threshold", action="store_true", help="the size sweep behind LIBRARY_REDUCTIONS_MIN_WORK")
     args = ap.parse_args()
     from bench_sampler import machine_info
 
@@ -237,6 +328,14 @@ def main() -> None:
     res = {"date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine_info(), "reps": reps,
            "load_start": os.getloadavg()[0], "eps": EPS, "mean_std": MEAN_STD, "std": STD}
     t0 = time.perf_counter()
+    if args.threshold:
+        res["cases"] = threshold_sweep(reps, log)
+        res["load_end"], res["wall_s"] = os.getloadavg()[0], time.perf_counter() - t0
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"{args.out}_threshold.json").write_text(json.dumps(res, indent=1, default=float))
+        (RESULTS / f"{args.out}_threshold.md").write_text(threshold_markdown(res))
+        print(threshold_markdown(res))
+        return
     res["cases"] = [bench_case(**c, reps=reps, log=log) for c in cases]
     res["load_end"] = os.getloadavg()[0]
     res["uptime_end"] = os.popen("uptime").read().strip()

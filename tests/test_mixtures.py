@@ -233,3 +233,15 @@ def test_draw_labels_frequencies_zero_weights_and_extremes():
     assert np.all(np.abs(freq - w) <= 5 * np.sqrt(w * (1 - w) / n) + 1e-12), np.abs(freq - w).max()
     one = np.asarray(draw_labels(jax.random.key(5), jnp.ones(1), 1000))
     assert np.all(one == 0)
+
+
+def test_bound_mixture_recognises_only_the_exact_score_method():
+    from ghostjax.mixtures import bound_mixture
+
+    gm = gj.GaussianMixture.random_classes(4, 3, key=jax.random.key(0))
+    other = gj.GaussianMixture.random_classes(4, 3, key=jax.random.key(1))
+    assert bound_mixture(gm.score) is gm
+    assert bound_mixture(other.score) is other
+    assert bound_mixture(gm.log_prob) is None
+    assert bound_mixture(lambda x, s: gm.score(x, s)) is None
+    assert bound_mixture(gm) is None

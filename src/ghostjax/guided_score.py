@@ -269,11 +269,10 @@ def restricted_score(gm, x: Float[Array, " D"], sigma, label: Int[Array, ""], cl
 def shares_mixture(cond, uncond) -> bool:
     """Whether uncond is the `score` of the mixture of cond, a guidance.ClassScore (then one pass
     serves both: `pair`)."""
-    from .mixtures import GaussianMixture
+    from .mixtures import bound_mixture
 
     gm = getattr(cond, "gm", None)
-    return (callable(getattr(cond, "pair", None)) and gm is not None and getattr(uncond, "__self__", None) is gm
-            and getattr(uncond, "__func__", None) is GaussianMixture.score)
+    return callable(getattr(cond, "pair", None)) and gm is not None and bound_mixture(uncond) is gm
 
 
 def product_components(guided) -> int:

@@ -115,13 +115,10 @@ def product_components(score) -> int:
     if isinstance(k, int) and k > 0:
         return k
     from ._matmul import use_matmul
-    from .mixtures import GaussianMixture
+    from .mixtures import bound_mixture
 
-    gm = getattr(score, "__self__", None)
-    if (isinstance(gm, GaussianMixture) and getattr(score, "__func__", None) is GaussianMixture.score
-            and use_matmul(*gm.means.shape)):
-        return int(gm.means.shape[0])
-    return 0
+    gm = bound_mixture(score)
+    return int(gm.means.shape[0]) if gm is not None and use_matmul(*gm.means.shape) else 0
 
 
 def uses_library_reductions(score, shape: tuple[int, int]) -> bool:

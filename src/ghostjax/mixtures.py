@@ -315,6 +315,15 @@ class GaussianMixture(AbstractMixture):
         return cls(means, None, std, **kw)
 
 
+def bound_mixture(score) -> GaussianMixture | None:
+    """The mixture whose exact `score` method `score` is (a bound GaussianMixture.score), else None:
+    how the sampler and the guidance recognise the exact mixture score among arbitrary callables."""
+    gm = getattr(score, "__self__", None)
+    if isinstance(gm, GaussianMixture) and getattr(score, "__func__", None) is GaussianMixture.score:
+        return gm
+    return None
+
+
 def _check_dim(dim: int) -> None:
     if int(dim) != dim or dim < 1:
         raise ValueError(f"dim: must be a positive integer, got {dim}")
