@@ -95,8 +95,9 @@ _run = BackendJit(_run_impl, _CPU_COMPILER_OPTIONS)
 # Scores on the product path of large mixtures (_matmul.py, guided_score.py) spend their time in
 # GEMMs and in the softmax passes over their [N, C] logit blocks (max, exp, sums). At large
 # (particles per call) × (components) those passes run faster as YNNPACK fusions too (recorded in
-# bench_guided: 1.12–1.25× at N·K ≈ 2²⁷; exploratory A/B runs, not recorded: 0.84–0.94× at
-# N·K ≈ 2²¹–2²³, whence the threshold; benchmarks/README.md), unlike the [N, c, D]
+# bench_guided --threshold, Intel AVX-512: 0.72–1.05× at N·K = 2²⁰–2²¹, even at 2²², 1.06–1.18× at 2²³,
+# 1.01–1.30× from 2²⁴ up; earlier exploratory runs read 0.84–0.94× up to 2²³, so the threshold
+# stays at 2²⁴ where both agree; benchmarks/README.md), unlike the [N, c, D]
 # reductions of the streamed path above. Such a score reports its component count
 # (`product_components`), and gj.sample compiles with YNNPACK fusing dots, element-wise ops and
 # reductions above LIBRARY_REDUCTIONS_MIN_WORK. Its product operands are concatenations, so none folds
