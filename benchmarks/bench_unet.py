@@ -92,6 +92,23 @@ def jax_setup(case, steps: int, chunk=train_chunk, **extra):
                       0.999, amp)
 
 
+def wgrad_piece_setup(case, steps: int, piece: int):
+    """jax_setup with BatchConv's weight gradient over pieces of `piece` examples (nets.conv.WGRAD_PIECE),
+    compiled by its own jit (the shared train_chunk's cache would return the default's compilation)."""
+    from ghostjax import training
+    from ghostjax._xla import BackendJit
+    from ghostjax.nets import conv
+
+    def chunk(*args, **kwargs):
+        return training._train_chunk(*args, **kwargs)
+
+    saved, conv.WGRAD_PIECE = conv.WGRAD_PIECE, piece
+    try:  # traced (and compiled) inside jax_setup, so the setting holds for this row only
+        return jax_setup(case, steps, chunk=BackendJit(chunk, training.TRAIN_CPU_OPTIONS))
+    finally:
+        conv.WGRAD_PIECE = saved
+
+
 # ------------------------------------------------------------------------------------ PyTorch
 def torch_net(case):
     """The same UNet as ghostjax.nets.UNet in PyTorch (NCHW)."""
@@ -254,6 +271,13 @@ def torch_conv_seconds(shapes, reps: int) -> float:
     return median_time(once, reps)
 
 
+def wgrad_piece() -> int:
+    """Examples per weight-gradient convolution of BatchConv (nets.conv.WGRAD_PIECE; 0: whole batch)."""
+    from ghostjax.nets import conv
+
+    return conv.WGRAD_PIECE
+
+
 def default_conv_impl() -> str:
     """The name of the UNet's default convolution implementation (nets.unet.ConvImpl)."""
     import inspect
@@ -300,11 +324,13 @@ def render_md(out: dict) -> str:
         f"load average (1 min) {m['load_avg_1m_at_start']:.2f} at start, {m['load_avg_1m_at_end']:.2f} at end  ",
         f"Versions: {out['versions']}", "",
         "| what | steps/s | ratio ghostjax / this |", "|---|---:|---:|",
-        f"| ghostjax (train_chunk, {r['jax_steps_per_call']} steps per call, conv_impl {r.get('conv_impl')}) | "
+        f"| ghostjax (train_chunk, {r['jax_steps_per_call']} steps per call, conv_impl {r.get('conv_impl')}, "
+        f"wgrad_piece {r.get('wgrad_piece')}) | "
         f"{r['ghostjax_steps_per_s']:.2f} | 1 |",
     ]
     for name, v in r.get("ghostjax_steps_per_s_other_conv_impls", {}).items():
-        lines.append(f"| ghostjax, conv_impl {name} | {v:.2f} | {r['ghostjax_steps_per_s'] / v:.2f} |")
+        label = name if name.startswith("wgrad_piece") else f"conv_impl {name}"
+        lines.append(f"| ghostjax, {label} | {v:.2f} | {r['ghostjax_steps_per_s'] / v:.2f} |")
     for name, v in r["torch_steps_per_s"].items():
         lines.append(f"| PyTorch {name} | {v:.2f} | {r['ghostjax_steps_per_s'] / v:.2f} |")
     lines += ["", f"ratio (vs PyTorch default threads, NCHW): **{r['ratio']:.2f}**; median of per-round ratios "
@@ -334,6 +360,8 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="JSON path (default results/bench_unet[_quick].json; .md beside it)")
     p.add_argument("--also-conv-impl", default="", help="comma-separated nets.unet.CONV_IMPLS names: extra ghostjax "
                    "rows with that conv_impl, timed in the same rounds (the main row uses the UNet's default)")
+    p.add_argument("--also-wgrad-piece", default="", help="comma-separated examples per weight-gradient convolution "
+                   "(nets.conv.WGRAD_PIECE; 0: the whole batch): extra ghostjax rows, timed in the same rounds")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.steps, args.batch = 1, 3, 16
@@ -348,6 +376,9 @@ def main(argv=None):
     jrun = jax_setup(case, args.steps)
     others = [n for n in args.also_conv_impl.split(",") if n]
     orun = {n: jax_setup(case, args.steps, conv_impl=n) for n in others}
+    for piece in (int(v) for v in args.also_wgrad_piece.split(",") if v):
+        orun[f"wgrad_piece {piece}"] = wgrad_piece_setup(case, args.steps, piece)
+    others = list(orun)
     shapes = conv_shapes(case)
     jr, tr, tconv, tconv1, jconv, loads, ors = [], {}, [], [], [], [], {n: [] for n in others}
     for _ in range(args.rounds):
@@ -379,7 +410,7 @@ def main(argv=None):
     t_def, t_best = t_by[default], max(t_by.values())
     tc, jc, fl = statistics.median(tconv), statistics.median(jconv), conv_flops(shapes)
     result = {
-        "jax_steps_per_call": args.steps, "conv_impl": default_conv_impl(),
+        "jax_steps_per_call": args.steps, "conv_impl": default_conv_impl(), "wgrad_piece": wgrad_piece(),
         "ghostjax_steps_per_s_other_conv_impls": {n: round(statistics.median(v), 3) for n, v in ors.items()},
         "ghostjax_rounds_other_conv_impls": {n: [round(x, 3) for x in v] for n, v in ors.items()},
         "ghostjax_steps_per_s": round(j, 3), "torch_steps_per_s": {k: round(v, 3) for k, v in t_by.items()},
@@ -401,8 +432,10 @@ def main(argv=None):
     }
     cmd = "python benchmarks/bench_unet.py" + (" --quick" if args.quick else
                                                f" --rounds {args.rounds} --steps {args.steps} --batch {args.batch}")
-    if others:
+    if args.also_conv_impl:
         cmd += f" --also-conv-impl {args.also_conv_impl}"
+    if args.also_wgrad_piece:
+        cmd += f" --also-wgrad-piece {args.also_wgrad_piece}"
     out = {
         "benchmark": "UNet training steps per second, ghostjax vs PyTorch (CPU, float32)",
         "command": cmd, "target_ratio": 1.0,

@@ -69,6 +69,27 @@ def test_conv_matches_numpy_and_jax_autodiff(impl, k, stride, size):
     np.testing.assert_allclose(gc.weight, gw, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("piece", [0, 4, 8])
+@pytest.mark.parametrize("k,stride", [(3, 1), (3, 2)])
+def test_batch_conv_weight_gradient_over_pieces_of_the_batch(monkeypatch, piece, k, stride):
+    """BatchConv's weight gradient summed over pieces of `WGRAD_PIECE` examples (0: the whole batch;
+    11 examples: a short last piece) against JAX's autodiff of the lax convolution."""
+    import ghostjax.nets.conv as conv_mod
+
+    monkeypatch.setattr(conv_mod, "WGRAD_PIECE", piece)
+    x = jax.random.normal(jax.random.PRNGKey(3), (11, 7, 7, 3))
+    conv = Conv(3, 4, k, key=jax.random.PRNGKey(4), stride=stride, impl="batch")
+    lax_conv = Conv(3, 4, k, key=jax.random.PRNGKey(4), stride=stride, impl="lax")
+    dy = jax.random.normal(jax.random.PRNGKey(5), jax.vmap(lax_conv)(x).shape)
+
+    def grads(c):
+        return jax.jit(jax.grad(lambda c, x: jnp.sum(jax.vmap(c)(x) * dy), argnums=(0, 1)))(c, x)
+
+    (gc, gxc), (gl, gxl) = grads(conv), grads(lax_conv)
+    np.testing.assert_allclose(gc.weight, gl.weight, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(gxc, gxl, rtol=1e-5, atol=1e-5)
+
+
 def test_conv_impl_option_and_batch_conv_outside_training():
     assert all(isinstance(CONV_IMPLS[n](), ConvImpl) for n in ("lax", "canonical", "batch"))
     key = jax.random.PRNGKey(1)

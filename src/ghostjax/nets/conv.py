@@ -6,8 +6,9 @@ field-less strategy; `CONV_IMPLS` names them for configs):
   CanonicalConv  `conv_nhwc`: a custom_vjp whose forward and input-gradient convolutions are in
                  XLA:CPU's canonical NHWC/HWIO form, the weight gradient a per-example patchesᵀ·dy
   BatchConv      `conv_nhwc_batch` on the whole batch under vmap (jax.custom_batching): all three
-                 convolutions canonical (the default; the fastest measured for training,
-                 benchmarks/bench_conv.py)
+                 convolutions canonical, the weight gradient over pieces of WGRAD_PIECE examples
+                 (the default; the fastest measured for training, benchmarks/bench_conv.py and
+                 bench_conv_phases.py)
 
 JAX's own transposes of a convolution use swapped dimension labels, which XLA:CPU rewrites into the
 NHWC/HWIO form its fast (Eigen) kernels run only in the top-level computation: inside the training
@@ -93,7 +94,8 @@ def conv_nhwc_batch(x: Float[Array, "B H W cin"], w: Float[Array, "k k cin cout"
     convolutions (forward, input gradient, weight gradient) are all in XLA:CPU's canonical NHWC/HWIO
     form: the weight gradient is the convolution of the padded input, read as C images of B channels
     [C, H+2p, W+2p, B], with dy as an [Ho, Wo, B, cout] kernel (dilated by the stride), which
-    contracts batch and positions in one Eigen convolution (k = 1: one GEMM xᵀ·dy; see `BatchConv`).
+    contracts batch and positions in Eigen convolutions over pieces of WGRAD_PIECE examples, summed
+    (k = 1: one GEMM xᵀ·dy; see `BatchConv`).
     Reverse-mode only."""
     p = (w.shape[0] - 1) // 2
     return _conv(x, w, stride, (p, p))
@@ -113,9 +115,23 @@ def _conv_nhwc_batch_bwd(stride, res, dy):
     p = (k - 1) // 2
     hi = stride * (ho - 1) + k - h - p  # pad (or crop) so that exactly k windows fit
     xp = jax.lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (p, hi, 0), (p, hi, 0), (0, 0, 0)])
-    dw = jax.lax.conv_general_dilated(jnp.transpose(xp, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)), (1, 1),
-                                      ((0, 0), (0, 0)), rhs_dilation=(stride, stride), dimension_numbers=_NHWC)
+    piece = WGRAD_PIECE or x.shape[0]
+    dw = sum(_batch_wgrad(xp[i:i + piece], dy[i:i + piece], stride) for i in range(0, x.shape[0], piece))
     return _canonical_bwd(stride, x, w, dy), jnp.transpose(dw, (1, 2, 0, 3))
+
+
+# Examples per weight-gradient convolution (0: the whole batch in one). Eigen's convolution runs the
+# weight gradient, whose "channels" are the batch and whose kernel is dy, faster on pieces of a few
+# examples summed than on the whole batch at once (benchmarks/README.md, bench_conv_phases).
+WGRAD_PIECE = 8
+
+
+def _batch_wgrad(xp, dy, stride: int):
+    """Σ_b over the examples of xp [b, H+2p, W+2p, cin] (padded) and dy [b, Ho, Wo, cout]: the weight
+    gradient as one canonical convolution, xp read as cin images of b channels and dy as the
+    [Ho, Wo, b, cout] kernel (dilated by the stride). Returns [cin, k, k, cout]."""
+    return jax.lax.conv_general_dilated(jnp.transpose(xp, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)), (1, 1),
+                                        ((0, 0), (0, 0)), rhs_dilation=(stride, stride), dimension_numbers=_NHWC)
 
 
 conv_nhwc_batch.defvjp(_conv_nhwc_batch_fwd, _conv_nhwc_batch_bwd)
