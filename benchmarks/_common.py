@@ -61,3 +61,15 @@ def chunk_rate(chunk: Callable, state, steps: int, *args) -> Callable[[], float]
 
     run()
     return run
+
+
+def write_results(path, out: dict, md: str) -> None:
+    """Write a benchmark's JSON `out` to `path` and its Markdown `md` beside it (.md), each atomically."""
+    from pathlib import Path
+
+    from ghostjax.runio import atomic_write_json, atomic_write_text
+
+    path = Path(path)
+    atomic_write_json(path, out)
+    atomic_write_text(path.with_suffix(".md"), md)
+    print(f"wrote {path} and {path.with_suffix('.md')}")

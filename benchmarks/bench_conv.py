@@ -47,10 +47,10 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _common import write_results  # noqa: E402
 from bench_unet import CASE, RESULTS, conv_flops, conv_shapes, machine_facts  # noqa: E402
 
 from ghostjax.nets.unet import BatchConv, CanonicalConv  # noqa: E402
-from ghostjax.runio import atomic_write_json, atomic_write_text  # noqa: E402
 from ghostjax.training import train_chunk  # noqa: E402
 
 # (cin, H, cout, k, stride) at batch 64: the UNet's convolutions (bench_unet.conv_shapes), the first
@@ -350,10 +350,7 @@ def main(argv=None):
     md = render_md(out)
     print(md)
     if args.out or not args.quick:
-        out_path = Path(args.out or RESULTS / "bench_conv.json")
-        atomic_write_json(out_path, out)
-        atomic_write_text(out_path.with_suffix(".md"), md)
-        print(f"wrote {out_path} and {out_path.with_suffix('.md')}")
+        write_results(args.out or RESULTS / "bench_conv.json", out, md)
 
 
 if __name__ == "__main__":

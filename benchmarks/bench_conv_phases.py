@@ -34,11 +34,11 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _common import write_results  # noqa: E402
 from bench_conv import SHAPES, shape_name  # noqa: E402
 from bench_unet import CASE, RESULTS, conv_shapes, machine_facts  # noqa: E402
 
 from ghostjax.nets import conv as C  # noqa: E402
-from ghostjax.runio import atomic_write_json, atomic_write_text  # noqa: E402
 from ghostjax.training import train_chunk  # noqa: E402
 
 PHASES = ("fwd", "dgrad", "wgrad")
@@ -203,10 +203,7 @@ def main(argv=None):
     md = render_md(out)
     print(md)
     if args.out or not args.quick:
-        path = Path(args.out or RESULTS / "bench_conv_phases.json")
-        atomic_write_json(path, out)
-        atomic_write_text(path.with_suffix(".md"), md)
-        print(f"wrote {path} and {path.with_suffix('.md')}")
+        write_results(args.out or RESULTS / "bench_conv_phases.json", out, md)
 
 
 if __name__ == "__main__":

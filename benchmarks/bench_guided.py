@@ -37,7 +37,6 @@ that D (integrate._block_size) and M components with N·M from 2^20 to 2^27, int
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -258,11 +257,8 @@ def threshold_sweep(reps: int, log) -> list[dict]:
 def threshold_markdown(res: dict) -> str:
     from ghostjax import integrate
 
-    m = res["machine"]
     lines = [f"# bench_guided --threshold ({res['date_utc']})", "",
-             f"Machine: {m['cpu_model']}, {m['cpu_count']} CPU cores, SIMD {m['cpu_vector_extensions']['best']}, "
-             f"jax {m['jax']}; load average (1 min) {res['load_start']:.1f} at the start, {res['load_end']:.1f} at the end. "
-             f"Median of {res['reps']} interleaved rounds. Speed-up = time under the dots-only options / time under "
+             f"{_machine_line(res)}. Median of {res['reps']} interleaved rounds. Speed-up = time under the dots-only options / time under "
              "YNNPACK reductions (> 1: the reductions win), for the fused guided pair and the unguided gm.score, "
              f"N = the sampler's particles per call at that D. gj.sample takes the reductions at N·M ≥ "
              f"2^{int(np.log2(integrate.LIBRARY_REDUCTIONS_MIN_WORK))} (column 'chosen').", "",
@@ -281,11 +277,15 @@ def threshold_markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(res: dict) -> str:
+def _machine_line(res: dict) -> str:
     m = res["machine"]
+    return (f"Machine: {m['cpu_model']}, {m['cpu_count']} CPU cores, SIMD {m['cpu_vector_extensions']['best']}, "
+            f"jax {m['jax']}; load average (1 min) {res['load_start']:.1f} at the start, {res['load_end']:.1f} at the end")
+
+
+def markdown(res: dict) -> str:
     lines = [f"# bench_guided ({res['date_utc']})", "",
-             f"Machine: {m['cpu_model']}, {m['cpu_count']} CPU cores, SIMD {m['cpu_vector_extensions']['best']}, "
-             f"jax {m['jax']}; load average (1 min) {res['load_start']:.1f} at the start, {res['load_end']:.1f} at the end "
+             f"{_machine_line(res)} "
              f"(`uptime` at the end: {res['uptime_end']}). Median of {res['reps']} interleaved rounds. "
              "A step counts 4·N·M·D flop. Fractions: of the same run's plain GEMM of the same shapes "
              "([N, D] @ [D, M], [N, M] @ [M, D]) / of the same GEMMs over chunks of C components / the same with the "
@@ -318,6 +318,7 @@ def main() -> None:
     ap.add_argument("--out", default="bench_guided")
     ap.add_argument("--threshold", action="store_true", help="the size sweep behind LIBRARY_REDUCTIONS_MIN_WORK")
     args = ap.parse_args()
+    from _common import write_results
     from bench_sampler import machine_info
 
     def log(msg):
@@ -331,20 +332,16 @@ def main() -> None:
     if args.threshold:
         res["cases"] = threshold_sweep(reps, log)
         res["load_end"], res["wall_s"] = os.getloadavg()[0], time.perf_counter() - t0
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"{args.out}_threshold.json").write_text(json.dumps(res, indent=1, default=float))
-        (RESULTS / f"{args.out}_threshold.md").write_text(threshold_markdown(res))
         print(threshold_markdown(res))
+        write_results(RESULTS / f"{args.out}_threshold.json", res, threshold_markdown(res))
         return
     res["cases"] = [bench_case(**c, reps=reps, log=log) for c in cases]
     res["load_end"] = os.getloadavg()[0]
     res["uptime_end"] = os.popen("uptime").read().strip()
     res["wall_s"] = time.perf_counter() - t0
     name = args.out + ("_quick" if args.quick else "")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=1, default=float))
-    (RESULTS / f"{name}.md").write_text(markdown(res))
     print(markdown(res))
+    write_results(RESULTS / f"{name}.json", res, markdown(res))
 
 
 if __name__ == "__main__":
