@@ -73,3 +73,11 @@ def write_results(path, out: dict, md: str) -> None:
     atomic_write_json(path, out)
     atomic_write_text(path.with_suffix(".md"), md)
     print(f"wrote {path} and {path.with_suffix('.md')}")
+
+
+def report(out: dict, md: str, path) -> None:
+    """Print a benchmark's Markdown report, and write it with its JSON `out` (write_results) unless
+    `path` is None (a smoke run)."""
+    print(md)
+    if path is not None:
+        write_results(path, out, md)

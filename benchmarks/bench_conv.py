@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import write_results  # noqa: E402
+from _common import report  # noqa: E402
 from bench_unet import CASE, RESULTS, conv_flops, conv_shapes, machine_facts  # noqa: E402
 
 from ghostjax.nets.unet import BatchConv, CanonicalConv  # noqa: E402
@@ -245,6 +245,16 @@ def torch_timer(shape, batch: int, steps: int, channels_last: bool, threads: int
 
 
 # ------------------------------------------------------------------------------------ report
+def run_facts(torch_threads, **machine) -> dict:
+    """The 'machine' (CPU facts, load at the end, the XLA options, `machine` extras) and 'versions'
+    entries of a convolution benchmark's JSON."""
+    import torch
+
+    return {"machine": {**machine_facts(), "torch_threads": torch_threads, **machine,
+                        "load_avg_1m_at_end": os.getloadavg()[0], "xla_cpu_options": train_chunk.options()},
+            "versions": {"jax": jax.__version__, "torch": torch.__version__, "python": platform.python_version()}}
+
+
 def shape_name(shape, batch):
     cin, h, cout, k, s = shape
     return f"{batch}×{h}×{h}, {cin}→{cout}, {k}×{k}" + (f" s{s}" if s > 1 else "")
@@ -343,14 +353,8 @@ def main(argv=None):
         cmd += f" --shapes {args.shapes}"
     out = {"benchmark": "UNet-shaped convolutions: XLA conv vs GEMM formulations vs PyTorch (CPU, float32)",
            "command": cmd, "batch": args.batch, "steps_per_call": args.steps,
-           "machine": {**machine_facts(), "torch_threads": threads, "load_avg_at_start": list(load0),
-                       "load_avg_1m_at_end": os.getloadavg()[0], "xla_cpu_options": train_chunk.options()},
-           "versions": {"jax": jax.__version__, "torch": torch.__version__, "python": platform.python_version()},
-           "result": result}
-    md = render_md(out)
-    print(md)
-    if args.out or not args.quick:
-        write_results(args.out or RESULTS / "bench_conv.json", out, md)
+           **run_facts(threads, load_avg_at_start=list(load0)), "result": result}
+    report(out, render_md(out), args.out or (None if args.quick else RESULTS / "bench_conv.json"))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -34,9 +33,9 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import write_results  # noqa: E402
-from bench_conv import SHAPES, shape_name  # noqa: E402
-from bench_unet import CASE, RESULTS, conv_shapes, machine_facts  # noqa: E402
+from _common import report  # noqa: E402
+from bench_conv import SHAPES, run_facts, shape_name  # noqa: E402
+from bench_unet import CASE, RESULTS, conv_shapes  # noqa: E402
 
 from ghostjax.nets import conv as C  # noqa: E402
 from ghostjax.training import train_chunk  # noqa: E402
@@ -196,14 +195,8 @@ def main(argv=None):
     cmd = "python benchmarks/bench_conv_phases.py" + (" --quick" if args.quick else f" --rounds {rounds}")
     out = {"benchmark": "UNet convolutions by phase: XLA:CPU (BatchConv) vs PyTorch (CPU, float32)",
            "command": cmd, "batch": args.batch, "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "machine": {**machine_facts(), "torch_threads": torch.get_num_threads(),
-                       "load_avg_1m_at_end": os.getloadavg()[0], "xla_cpu_options": train_chunk.options()},
-           "versions": {"jax": jax.__version__, "torch": torch.__version__, "python": platform.python_version()},
-           "result": {"wgrad_piece": C.WGRAD_PIECE, "shapes": rows, "load_avg_1m_per_round": loads, "unet_step": step_summary(rows, args.batch)}}
-    md = render_md(out)
-    print(md)
-    if args.out or not args.quick:
-        write_results(args.out or RESULTS / "bench_conv_phases.json", out, md)
+           **run_facts(torch.get_num_threads()), "result": {"wgrad_piece": C.WGRAD_PIECE, "shapes": rows, "load_avg_1m_per_round": loads, "unet_step": step_summary(rows, args.batch)}}
+    report(out, render_md(out), args.out or (None if args.quick else RESULTS / "bench_conv_phases.json"))
 
 
 if __name__ == "__main__":
