@@ -88,6 +88,10 @@ def test_batch_conv_weight_gradient_over_pieces_of_the_batch(monkeypatch, piece,
     (gc, gxc), (gl, gxl) = grads(conv), grads(lax_conv)
     np.testing.assert_allclose(gc.weight, gl.weight, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(gxc, gxl, rtol=1e-5, atol=1e-5)
+    # at most WGRAD_MAX_PIECES pieces: larger batches get larger pieces
+    if piece and jax.default_backend() == "cpu":  # other backends take the whole batch
+        assert conv_mod._wgrad_piece(11) == max(piece, 1)
+        assert conv_mod._wgrad_piece(64 * conv_mod.WGRAD_MAX_PIECES) == 64
 
 
 def test_conv_impl_option_and_batch_conv_outside_training():

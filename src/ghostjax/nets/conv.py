@@ -115,15 +115,25 @@ def _conv_nhwc_batch_bwd(stride, res, dy):
     p = (k - 1) // 2
     hi = stride * (ho - 1) + k - h - p  # pad (or crop) so that exactly k windows fit
     xp = jax.lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (p, hi, 0), (p, hi, 0), (0, 0, 0)])
-    piece = WGRAD_PIECE or x.shape[0]
+    piece = _wgrad_piece(x.shape[0])
     dw = sum(_batch_wgrad(xp[i:i + piece], dy[i:i + piece], stride) for i in range(0, x.shape[0], piece))
     return _canonical_bwd(stride, x, w, dy), jnp.transpose(dw, (1, 2, 0, 3))
 
 
-# Examples per weight-gradient convolution (0: the whole batch in one). Eigen's convolution runs the
-# weight gradient, whose "channels" are the batch and whose kernel is dy, faster on pieces of a few
-# examples summed than on the whole batch at once (benchmarks/README.md, bench_conv_phases).
+# Examples per weight-gradient convolution on the CPU (0: the whole batch in one). XLA:CPU's (Eigen)
+# convolution runs the weight gradient, whose "channels" are the batch and whose kernel is dy, faster
+# on pieces of a few examples summed than on the whole batch at once (benchmarks/README.md,
+# bench_conv_phases). At most WGRAD_MAX_PIECES pieces (larger batches: larger pieces), so the unrolled
+# sum stays small; other backends take the whole batch.
 WGRAD_PIECE = 8
+WGRAD_MAX_PIECES = 16
+
+
+def _wgrad_piece(batch: int) -> int:
+    """Examples per weight-gradient convolution for a batch of `batch` (see WGRAD_PIECE)."""
+    if not WGRAD_PIECE or jax.default_backend() != "cpu":
+        return batch
+    return max(WGRAD_PIECE, -(-batch // WGRAD_MAX_PIECES))
 
 
 def _batch_wgrad(xp, dy, stride: int):
