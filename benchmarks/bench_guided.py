@@ -25,6 +25,7 @@ the regime where the pruning certifies) and σ = 2 (early; it does not).
 
     python benchmarks/bench_guided.py           # ~10 min under load -> results/bench_guided.{json,md}
     python benchmarks/bench_guided.py --quick   # smoke run (small M)
+    python benchmarks/bench_guided.py --large   # adds M = 10^6 (an accelerator's run: benchmarks/device_check.sh)
     python benchmarks/bench_guided.py --threshold   # the size sweep behind integrate.LIBRARY_REDUCTIONS_MIN_WORK
                                                     # -> results/bench_guided_threshold.{json,md}
 
@@ -52,6 +53,7 @@ sys.path.insert(0, str(HERE))
 CASES = [dict(M=100_000, D=128, N=2048), dict(M=100_000, D=64, N=2048), dict(M=10_000, D=256, N=2048),
          dict(M=10_000, D=128, N=2048, n_classes=100)]
 QUICK = [dict(M=4096, D=64, N=512), dict(M=4096, D=64, N=512, n_classes=64)]
+LARGE = [dict(M=1_000_000, D=128, N=4096), dict(M=1_000_000, D=64, N=4096)]  # --large: accelerators (benchmarks/device_check.sh)
 SIGMAS = (0.05, 2.0)
 MEAN_STD, STD = 1.0, 0.3
 EPS = 1e-3  # pruning: absolute error allowed on each particle's score (|s| ~ 10-60 here)
@@ -317,6 +319,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", default="bench_guided")
     ap.add_argument("--threshold", action="store_true", help="the size sweep behind LIBRARY_REDUCTIONS_MIN_WORK")
+    ap.add_argument("--large", action="store_true", help="add M = 10^6 cases (for an accelerator: minutes per case on a CPU)")
     args = ap.parse_args()
     from _common import write_results
     from bench_sampler import machine_info
@@ -324,7 +327,7 @@ def main() -> None:
     def log(msg):
         print(msg, flush=True)
 
-    cases = QUICK if args.quick else CASES
+    cases = QUICK if args.quick else CASES + (LARGE if args.large else [])
     reps = 2 if args.quick else args.reps
     res = {"date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine_info(), "reps": reps,
            "load_start": os.getloadavg()[0], "eps": EPS, "mean_std": MEAN_STD, "std": STD}
