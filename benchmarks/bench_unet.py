@@ -40,11 +40,10 @@ import numpy as np
 from ghostjax.data import EmpiricalData
 from ghostjax.losses import DDPMSigmas, Loss
 from ghostjax.nets import make_net
-from ghostjax.runio import atomic_write_json, atomic_write_text
 from ghostjax.training import Optim, init_state, make_optimizer, train_chunk
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import chunk_rate, median_time, settle, torch_rate  # noqa: E402
+from _common import chunk_rate, median_time, report, settle, torch_rate  # noqa: E402
 
 CASE = dict(image_size=32, base_channels=32, channel_mult=(1, 2), blocks_per_level=1, groups=8, embed_dim=128,
             batch=64, n_data=512)
@@ -448,11 +447,7 @@ def main(argv=None):
                      "torch": torch.__version__, "python": platform.python_version()},
         "result": result,
     }
-    atomic_write_json(out_path, out)
-    md = render_md(out)
-    atomic_write_text(out_path.with_suffix(".md"), md)
-    print(md)
-    print(f"wrote {out_path} and {out_path.with_suffix('.md')}")
+    report(out, render_md(out), out_path)
 
 
 if __name__ == "__main__":
